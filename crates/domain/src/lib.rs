@@ -1,0 +1,14 @@
+//! Pure rules of the programme: division codes and the organisation tree, the standard
+//! (catalogue and indicators) and the numerals the notice writes counts in.
+//!
+//! Nothing here does I/O; the store, interchange, app, web and CLI crates all share these rules.
+
+pub mod codes;
+pub mod numerals;
+pub mod standard;
+pub mod tree;
+pub mod units;
+
+pub use codes::{CodeError, DivisionCode, Level, UnitKind};
+pub use standard::{Category, Indicator, IndicatorGroup, ServiceItem, Standard, StandardError};
+pub use units::{Unit, UnitCounts, UnitRef};

@@ -1,0 +1,10 @@
+//! Reading and writing the files offices exchange: pure, bytes in and rows out, every problem
+//! named by file, line and column. Nothing here touches a database or the file system.
+
+pub mod divisions;
+pub mod groups;
+pub mod text;
+
+pub use divisions::{NationalFiles, read_national_layout, read_one_file_layout};
+pub use groups::{GroupRow, read_groups};
+pub use text::{FileProblem, SourceFile};
