@@ -1,1 +1,115 @@
+//! Use cases: what the web UI, the API and the command line can do, with their checks, in one
+//! place. Handlers and commands stay thin and call these.
 
+mod bundled;
+mod error;
+mod tree;
+
+use std::sync::Arc;
+
+use shequ_domain::standard::Standard;
+use shequ_store::{SaveOutcome, Store};
+use tokio::sync::RwLock;
+
+pub use bundled::Bundled;
+pub use error::AppError;
+pub use shequ_domain as domain;
+pub use shequ_interchange::{FileProblem, SourceFile};
+pub use shequ_store::{Backend, GroupSummary, NameChange, StoreError};
+pub use tree::{DivisionSource, GroupImportSummary, ImportSummary, UnitView};
+
+/// Key in the store's state table set once first-start data is loaded.
+const INITIALISED_KEY: &str = "initialised_at";
+
+pub struct App {
+    store: Arc<dyn Store>,
+    /// The current standard, parsed once; replaced when a new version is added.
+    standard: RwLock<Option<Arc<Standard>>>,
+}
+
+/// What first-start initialisation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitOutcome {
+    AlreadyInitialised,
+    Initialised { units: usize, groups: usize },
+}
+
+impl App {
+    /// Connects to the database and brings its schema up to date.
+    pub async fn open(database_url: &str) -> Result<App, AppError> {
+        let store = shequ_store::connect(database_url).await?;
+        Ok(App::with_store(store))
+    }
+
+    pub fn with_store(store: Arc<dyn Store>) -> App {
+        App {
+            store,
+            standard: RwLock::new(None),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    pub async fn is_initialised(&self) -> Result<bool, AppError> {
+        Ok(self.store.state(INITIALISED_KEY).await?.is_some())
+    }
+
+    /// Loads the bundled standard, Heilongjiang divisions and groups into an empty database.
+    pub async fn initialise_if_empty(&self, bundled: &Bundled) -> Result<InitOutcome, AppError> {
+        if self.is_initialised().await? {
+            return Ok(InitOutcome::AlreadyInitialised);
+        }
+        self.add_standard(bundled.standard_toml).await?;
+        let as_of = today();
+        let units = self
+            .import_divisions(bundled.divisions(), as_of)
+            .await?
+            .inserted;
+        let groups = self.import_groups(&bundled.groups()).await?.memberships;
+        self.store
+            .set_state(INITIALISED_KEY, &jiff::Timestamp::now().to_string())
+            .await?;
+        Ok(InitOutcome::Initialised { units, groups })
+    }
+
+    /// Adds a standard version (kept beside earlier ones) and makes it current.
+    pub async fn add_standard(&self, toml_text: &str) -> Result<SaveOutcome, AppError> {
+        let standard = Standard::from_toml(toml_text)?;
+        let outcome = self.store.add_standard(&standard, toml_text).await?;
+        *self.standard.write().await = None;
+        Ok(outcome)
+    }
+
+    pub async fn current_standard(&self) -> Result<Arc<Standard>, AppError> {
+        if let Some(standard) = self.standard.read().await.as_ref() {
+            return Ok(standard.clone());
+        }
+        let text = self
+            .store
+            .current_standard()
+            .await?
+            .ok_or(AppError::NotReady)?;
+        let standard = Arc::new(Standard::from_toml(&text)?);
+        *self.standard.write().await = Some(standard.clone());
+        Ok(standard)
+    }
+
+    pub async fn standard_ids(&self) -> Result<Vec<String>, AppError> {
+        Ok(self.store.standard_ids().await?)
+    }
+}
+
+/// Today's date in China, the default date an import takes effect.
+pub fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(shanghai()).date()
+}
+
+/// Periods are computed in China's time zone whatever the server's zone is.
+pub fn shanghai() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or_else(|_| {
+        // Without a zone database, China's fixed offset (no daylight saving since 1991).
+        jiff::tz::TimeZone::fixed(jiff::tz::offset(8))
+    })
+}

@@ -1,6 +1,7 @@
 //! Units of the organisation tree as the rest of the system sees them.
 
 use crate::codes::{DivisionCode, Level, UnitKind};
+use crate::tree::Ancestors;
 
 /// Counts of the open units below a unit (all descendants, not only children).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Unit {
     pub level: Level,
     pub kind: UnitKind,
     pub parent: Option<DivisionCode>,
+    /// Codes of the units above, one per level the tree does not skip.
+    pub ancestors: Ancestors,
     pub opened_on: Option<jiff::civil::Date>,
     pub closed_on: Option<jiff::civil::Date>,
     pub counts: UnitCounts,

@@ -1,1 +1,115 @@
+//! Storage behind one trait. The app layer sees [`Store`]; [`connect`] picks the backend from the
+//! URL: SQLite (a file, the embedded default) or PostgreSQL (`postgres://`).
+//!
+//! Both backends share one implementation ([`sql::SqlStore`]) written in the SQL the two accept
+//! (`$1` parameters, ON CONFLICT, WITH RECURSIVE, no dialect functions); what differs lives in
+//! [`Backend`]: connection setup, how a write transaction starts, and the migration files, which
+//! are kept per backend with the same numbers and names.
 
+mod error;
+mod migrations;
+mod sql;
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use shequ_domain::codes::DivisionCode;
+use shequ_domain::standard::Standard;
+use shequ_domain::tree::{ImportPlan, StoredUnit};
+use shequ_domain::units::{Unit, UnitRef};
+
+pub use error::StoreError;
+pub use migrations::{MIGRATIONS, Migration};
+pub use sql::{Backend, SqlStore};
+
+/// What loading a standard version did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Added,
+    AlreadyPresent,
+}
+
+/// A renaming kept in a unit's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameChange {
+    pub old_name: String,
+    pub new_name: String,
+    pub changed_on: String,
+}
+
+/// A unit group and how many member units (subtree roots) it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub group_set: String,
+    pub group: String,
+    pub members: i64,
+}
+
+/// One membership row of a group file, checked and ready to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMembership {
+    pub group_set: String,
+    pub group: String,
+    pub code: DivisionCode,
+}
+
+/// A search for units by name or code prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitQuery {
+    CodePrefix(String),
+    NameContains(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations; refuses a database newer than this program.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    async fn state(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Adds a standard version. An id already present with the same text is left alone; with a
+    /// different text it is refused, because records point at versions by id.
+    async fn add_standard(
+        &self,
+        standard: &Standard,
+        source_toml: &str,
+    ) -> Result<SaveOutcome, StoreError>;
+    /// The most recently added version, as its TOML text.
+    async fn current_standard(&self) -> Result<Option<String>, StoreError>;
+    async fn standard_ids(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Every unit, as much as import planning needs.
+    async fn units_for_planning(&self) -> Result<Vec<StoredUnit>, StoreError>;
+    /// Applies a whole import in one transaction and brings the counts up to date.
+    async fn apply_import(&self, plan: &ImportPlan, recorded_at: &str) -> Result<(), StoreError>;
+
+    async fn unit(&self, code: &DivisionCode) -> Result<Option<Unit>, StoreError>;
+    /// Direct children, open and closed, in code order.
+    async fn children(&self, code: &DivisionCode) -> Result<Vec<Unit>, StoreError>;
+    /// Units without a parent (the provinces).
+    async fn roots(&self) -> Result<Vec<Unit>, StoreError>;
+    /// Names of the given codes, in the order asked; unknown codes are left out.
+    async fn names(&self, codes: &[DivisionCode]) -> Result<Vec<UnitRef>, StoreError>;
+    async fn search_units(&self, query: &UnitQuery, limit: i64) -> Result<Vec<Unit>, StoreError>;
+    async fn name_history(&self, code: &DivisionCode) -> Result<Vec<NameChange>, StoreError>;
+    /// The codes of a unit's ancestors, root first (not including the unit).
+    async fn ancestor_codes(&self, code: &DivisionCode) -> Result<Vec<DivisionCode>, StoreError>;
+
+    /// Replaces the memberships of every group set named in `rows` with `rows`.
+    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<(), StoreError>;
+    async fn groups(&self) -> Result<Vec<GroupSummary>, StoreError>;
+    /// Groups whose membership covers the unit (listed for it or for an ancestor).
+    async fn groups_of(&self, code: &DivisionCode) -> Result<Vec<(String, String)>, StoreError>;
+    async fn group_members(&self, group_set: &str, group: &str) -> Result<Vec<Unit>, StoreError>;
+}
+
+/// Opens the store a URL names (`sqlite://PATH` or `postgres://...`) and applies migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let store = SqlStore::connect(url).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,49 @@
+use shequ_domain::StandardError;
+use shequ_interchange::FileProblem;
+use shequ_store::StoreError;
+
+/// Every way a use case can fail, for the web layer to map to a status and the CLI to an exit.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// A file had problems; nothing was written.
+    #[error("文件有 {} 处错误，未导入任何数据：\n{}", .0.len(), summarise(.0))]
+    InvalidFile(Vec<FileProblem>),
+    #[error("系统正在初始化，请稍后再试")]
+    NotReady,
+    #[error(transparent)]
+    Standard(#[from] StandardError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Shows the first problems of a long list; the rest are counted.
+fn summarise(problems: &[FileProblem]) -> String {
+    const SHOWN: usize = 50;
+    let mut lines: Vec<String> = problems
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    if problems.len() > SHOWN {
+        lines.push(format!("……另有 {} 处错误未列出", problems.len() - SHOWN));
+    }
+    lines.join("\n")
+}
+
+impl AppError {
+    /// Whether the fault is the caller's (a 4xx) rather than the system's.
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            AppError::NotFound(_)
+                | AppError::BadRequest(_)
+                | AppError::InvalidFile(_)
+                | AppError::Standard(_)
+                | AppError::Store(StoreError::StandardConflict(_))
+        )
+    }
+}

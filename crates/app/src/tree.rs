@@ -1,0 +1,276 @@
+//! The organisation tree: importing divisions and groups, browsing and searching units.
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::civil::Date;
+use shequ_domain::codes::DivisionCode;
+use shequ_domain::tree::{ImportScope, plan_import};
+use shequ_domain::units::{Unit, UnitRef};
+use shequ_interchange::{FileProblem, NationalFiles, SourceFile};
+use shequ_store::{GroupMembership, GroupSummary, NameChange, UnitQuery};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::{App, AppError};
+
+/// Most search results returned at once.
+pub const SEARCH_LIMIT: i64 = 50;
+/// Longest search text accepted.
+const MAX_QUERY_CHARS: usize = 50;
+
+/// Division files in one of the two layouts.
+pub enum DivisionSource {
+    National(NationalFiles),
+    OneFile(SourceFile),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub inserted: usize,
+    pub renamed: usize,
+    pub moved: usize,
+    pub reopened: usize,
+    pub closed: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupImportSummary {
+    pub group_sets: usize,
+    pub groups: usize,
+    pub memberships: usize,
+}
+
+/// A unit with the path from the province down to it (the unit itself last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitView {
+    pub unit: Unit,
+    pub path: Vec<UnitRef>,
+}
+
+impl App {
+    /// Imports division files as one transaction: all of it or, when any row is bad, none of it.
+    pub async fn import_divisions(
+        &self,
+        source: DivisionSource,
+        as_of: Date,
+    ) -> Result<ImportSummary, AppError> {
+        let (incoming, scope) = match &source {
+            DivisionSource::National(files) => (
+                shequ_interchange::read_national_layout(files),
+                ImportScope::FullProvinces,
+            ),
+            DivisionSource::OneFile(file) => (
+                shequ_interchange::read_one_file_layout(file),
+                ImportScope::Additions,
+            ),
+        };
+        let incoming = incoming.map_err(AppError::InvalidFile)?;
+        drop(source);
+        let existing = self.store.units_for_planning().await?;
+        let plan = plan_import(&existing, &incoming, scope, as_of).map_err(|problems| {
+            AppError::InvalidFile(problems.into_iter().map(FileProblem::from).collect())
+        })?;
+        let summary = ImportSummary {
+            inserted: plan.inserts.len(),
+            renamed: plan.renames.len(),
+            moved: plan.moves.len(),
+            reopened: plan.reopens.len(),
+            closed: plan.closes.len(),
+            unchanged: plan.unchanged,
+        };
+        if !plan.is_empty() {
+            self.store
+                .apply_import(&plan, &jiff::Timestamp::now().to_string())
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    /// Imports a group file: for every group set it names, the file becomes that set's whole
+    /// membership. Every code must be a known unit.
+    pub async fn import_groups(&self, file: &SourceFile) -> Result<GroupImportSummary, AppError> {
+        let rows = shequ_interchange::read_groups(file).map_err(AppError::InvalidFile)?;
+        let codes: Vec<DivisionCode> = rows.iter().map(|r| r.code.clone()).collect();
+        let known: HashSet<DivisionCode> = self
+            .store
+            .names(&codes)
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        let problems: Vec<FileProblem> = rows
+            .iter()
+            .filter(|r| !known.contains(&r.code))
+            .map(|r| {
+                FileProblem::at(
+                    &r.origin.file,
+                    r.origin.line,
+                    Some("code"),
+                    format!("单位 {} 不存在", r.code),
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(AppError::InvalidFile(problems));
+        }
+        let memberships: Vec<GroupMembership> = rows
+            .into_iter()
+            .map(|r| GroupMembership {
+                group_set: r.group_set,
+                group: r.group,
+                code: r.code,
+            })
+            .collect();
+        self.store.replace_groups(&memberships).await?;
+        let sets: HashSet<&str> = memberships.iter().map(|m| m.group_set.as_str()).collect();
+        let groups: HashSet<(&str, &str)> = memberships
+            .iter()
+            .map(|m| (m.group_set.as_str(), m.group.as_str()))
+            .collect();
+        Ok(GroupImportSummary {
+            group_sets: sets.len(),
+            groups: groups.len(),
+            memberships: memberships.len(),
+        })
+    }
+
+    /// A unit by the code a person or a URL gave: 400 when it is not a code, 404 when unknown.
+    pub async fn unit(&self, code_text: &str) -> Result<UnitView, AppError> {
+        let code = parse_code(code_text)?;
+        let unit = self
+            .store
+            .unit(&code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("单位 {code} 不存在")))?;
+        let mut views = self.with_paths(vec![unit]).await?;
+        views.pop().ok_or(AppError::NotReady)
+    }
+
+    pub async fn children(&self, code_text: &str) -> Result<Vec<Unit>, AppError> {
+        let code = parse_code(code_text)?;
+        if self.store.unit(&code).await?.is_none() {
+            return Err(AppError::NotFound(format!("单位 {code} 不存在")));
+        }
+        Ok(self.store.children(&code).await?)
+    }
+
+    pub async fn roots(&self) -> Result<Vec<Unit>, AppError> {
+        Ok(self.store.roots().await?)
+    }
+
+    pub async fn name_history(&self, code: &DivisionCode) -> Result<Vec<NameChange>, AppError> {
+        Ok(self.store.name_history(code).await?)
+    }
+
+    pub async fn groups_of(&self, code: &DivisionCode) -> Result<Vec<(String, String)>, AppError> {
+        Ok(self.store.groups_of(code).await?)
+    }
+
+    pub async fn groups(&self) -> Result<Vec<GroupSummary>, AppError> {
+        Ok(self.store.groups().await?)
+    }
+
+    /// The member units of a group (each covering its subtree), with their paths.
+    pub async fn group_members(
+        &self,
+        group_set: &str,
+        group: &str,
+    ) -> Result<Vec<UnitView>, AppError> {
+        let members = self.store.group_members(group_set, group).await?;
+        if members.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "分组 {group_set}/{group} 不存在"
+            )));
+        }
+        self.with_paths(members).await
+    }
+
+    /// Units whose name contains the text, or whose code starts with it (digits), at most 50.
+    pub async fn search(&self, text: &str) -> Result<Vec<UnitView>, AppError> {
+        let query = parse_query(text)?;
+        let units = self.store.search_units(&query, SEARCH_LIMIT).await?;
+        self.with_paths(units).await
+    }
+
+    async fn with_paths(&self, units: Vec<Unit>) -> Result<Vec<UnitView>, AppError> {
+        let mut wanted: Vec<DivisionCode> = units
+            .iter()
+            .flat_map(|u| u.ancestors.codes().cloned())
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let names: HashMap<DivisionCode, String> = self
+            .store
+            .names(&wanted)
+            .await?
+            .into_iter()
+            .map(|r| (r.code, r.name))
+            .collect();
+        Ok(units
+            .into_iter()
+            .map(|unit| {
+                let mut path: Vec<UnitRef> = unit
+                    .ancestors
+                    .codes()
+                    .map(|code| UnitRef {
+                        code: code.clone(),
+                        name: names.get(code).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                path.push(UnitRef {
+                    code: unit.code.clone(),
+                    name: unit.name.clone(),
+                });
+                UnitView { unit, path }
+            })
+            .collect())
+    }
+}
+
+fn parse_code(text: &str) -> Result<DivisionCode, AppError> {
+    DivisionCode::parse(text).map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))
+}
+
+fn parse_query(text: &str) -> Result<UnitQuery, AppError> {
+    let normalised: String = text.nfkc().collect();
+    let trimmed = normalised.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::BadRequest("请输入要查找的名称或代码".into()));
+    }
+    if trimmed.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "查找内容过长（最多 {MAX_QUERY_CHARS} 个字符）"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(AppError::BadRequest("查找内容含有控制字符".into()));
+    }
+    if trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        if trimmed.len() > 12 {
+            return Err(AppError::BadRequest("代码最多 12 位".into()));
+        }
+        return Ok(UnitQuery::CodePrefix(trimmed.to_string()));
+    }
+    Ok(UnitQuery::NameContains(trimmed.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_codes_or_names() {
+        assert_eq!(
+            parse_query(" ２３01 ").unwrap(),
+            UnitQuery::CodePrefix("2301".into())
+        );
+        assert_eq!(
+            parse_query("道里").unwrap(),
+            UnitQuery::NameContains("道里".into())
+        );
+        assert!(parse_query("  ").is_err());
+        assert!(parse_query(&"长".repeat(51)).is_err());
+        assert!(parse_query("1234567890123").is_err());
+    }
+}

@@ -1,0 +1,701 @@
+//! The one SQL implementation of [`Store`], over sqlx's runtime-chosen driver.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use shequ_domain::codes::{DivisionCode, Level, UnitKind};
+use shequ_domain::standard::Standard;
+use shequ_domain::tree::{Ancestors, ImportPlan, StoredUnit, UnitSource};
+use shequ_domain::units::{Unit, UnitCounts, UnitRef};
+use sqlx::any::AnyArguments;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
+
+use crate::error::StoreError;
+use crate::{GroupMembership, GroupSummary, NameChange, SaveOutcome, Store, UnitQuery};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(url.to_string()))
+        }
+    }
+
+    /// SQLite takes the write lock up front so that concurrent writers wait (busy_timeout)
+    /// instead of failing with "database is locked" when a reader upgrades.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Rows per multi-row INSERT: under SQLite's and PostgreSQL's parameter limits.
+const INSERT_BATCH: usize = 1000;
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const UNIT_COLUMNS: &str = "u.code, u.name, u.depth, u.kind, u.parent_code, \
+     u.province_code, u.prefecture_code, u.county_code, u.township_code, u.opened_on, u.closed_on, \
+     COALESCE(c.prefecture, 0) AS n_prefecture, COALESCE(c.county, 0) AS n_county, \
+     COALESCE(c.township, 0) AS n_township, COALESCE(c.committee, 0) AS n_committee, \
+     COALESCE(c.community, 0) AS n_community \
+     FROM units u LEFT JOIN unit_counts c ON c.code = u.code";
+
+impl SqlStore {
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30));
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool_options.connect_with(options).await?,
+        };
+        Ok(SqlStore { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn code_of(row: &AnyRow, column: &str) -> Result<DivisionCode, StoreError> {
+    let text: String = row.try_get(column)?;
+    DivisionCode::parse(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn optional_code(row: &AnyRow, column: &str) -> Result<Option<DivisionCode>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| DivisionCode::parse(&t).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+fn optional_date(row: &AnyRow, column: &str) -> Result<Option<jiff::civil::Date>, StoreError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e| StoreError::Corrupt(format!("{column} {t}: {e}")))
+    })
+    .transpose()
+}
+
+fn ancestors_of(row: &AnyRow) -> Result<Ancestors, StoreError> {
+    Ok(Ancestors {
+        province: optional_code(row, "province_code")?,
+        prefecture: optional_code(row, "prefecture_code")?,
+        county: optional_code(row, "county_code")?,
+        township: optional_code(row, "township_code")?,
+    })
+}
+
+fn unit_from_row(row: &AnyRow) -> Result<Unit, StoreError> {
+    let depth: i64 = row.try_get("depth")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(Unit {
+        code: code_of(row, "code")?,
+        name: row.try_get("name")?,
+        level: Level::from_depth(depth)
+            .ok_or_else(|| StoreError::Corrupt(format!("depth {depth}")))?,
+        kind: UnitKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
+        parent: optional_code(row, "parent_code")?,
+        ancestors: ancestors_of(row)?,
+        opened_on: optional_date(row, "opened_on")?,
+        closed_on: optional_date(row, "closed_on")?,
+        counts: UnitCounts {
+            prefecture: row.try_get("n_prefecture")?,
+            county: row.try_get("n_county")?,
+            township: row.try_get("n_township")?,
+            committee: row.try_get("n_committee")?,
+            community: row.try_get("n_community")?,
+        },
+    })
+}
+
+fn units_from_rows(rows: &[AnyRow]) -> Result<Vec<Unit>, StoreError> {
+    rows.iter().map(unit_from_row).collect()
+}
+
+fn code_str(code: &Option<DivisionCode>) -> Option<String> {
+    code.as_ref().map(|c| c.as_str().to_string())
+}
+
+/// The smallest string above every code that starts with `prefix` (codes are ASCII digits and
+/// ':' sorts right after '9').
+fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}:")
+}
+
+/// Escapes LIKE wildcards so that user text matches literally.
+fn like_contains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// `($1, $2), ($3, $4)`: placeholders for a multi-row VALUES list. sqlx's QueryBuilder writes `?`
+/// for the runtime-chosen driver, which PostgreSQL does not accept, so number them here.
+fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * columns + c).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `$1, $2, ...` for an IN list.
+fn list_placeholders(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type AnyQuery = Query<'static, Any, AnyArguments>;
+
+fn query(sql: String) -> AnyQuery {
+    sqlx::query(AssertSqlSafe(sql))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        crate::migrations::run(&self.pool, self.backend).await
+    }
+
+    async fn state(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM app_state WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        sqlx::query(
+            "INSERT INTO app_state (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_standard(
+        &self,
+        standard: &Standard,
+        source_toml: &str,
+    ) -> Result<SaveOutcome, StoreError> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let existing = sqlx::query("SELECT source_toml FROM standards WHERE id = $1")
+            .bind(&standard.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let text: String = row.try_get("source_toml")?;
+            return if text == source_toml {
+                Ok(SaveOutcome::AlreadyPresent)
+            } else {
+                Err(StoreError::StandardConflict(standard.id.clone()))
+            };
+        }
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM standards")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+        sqlx::query(
+            "INSERT INTO standards (id, seq, title, source_toml, loaded_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&standard.id)
+        .bind(seq)
+        .bind(&standard.title)
+        .bind(source_toml)
+        .bind(jiff::Timestamp::now().to_string())
+        .execute(&mut *tx)
+        .await?;
+        for category in &standard.categories {
+            sqlx::query(
+                "INSERT INTO standard_categories (standard_id, number, name, declared_count) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&standard.id)
+            .bind(i64::from(category.number))
+            .bind(&category.name)
+            .bind(category.items.len() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let items: Vec<_> = standard.items().collect();
+        let mut insert = query(format!(
+            "INSERT INTO standard_items (standard_id, number, category_number, text) VALUES {}",
+            placeholders(items.len(), 4, 1)
+        ));
+        for (category, item) in items {
+            insert = insert
+                .bind(standard.id.clone())
+                .bind(i64::from(item.number))
+                .bind(i64::from(category.number))
+                .bind(item.text.clone());
+        }
+        insert.execute(&mut *tx).await?;
+        let indicators: Vec<_> = standard.indicators().collect();
+        let mut insert = query(format!(
+            "INSERT INTO standard_indicators (standard_id, number, group_name, distinctive, text) \
+             VALUES {}",
+            placeholders(indicators.len(), 5, 1)
+        ));
+        for (group, indicator) in indicators {
+            insert = insert
+                .bind(standard.id.clone())
+                .bind(i64::from(indicator.number))
+                .bind(group.name.clone())
+                .bind(i64::from(group.distinctive))
+                .bind(indicator.text.clone());
+        }
+        insert.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(SaveOutcome::Added)
+    }
+
+    async fn current_standard(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT source_toml FROM standards ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("source_toml")).transpose()?)
+    }
+
+    async fn standard_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM standards ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn units_for_planning(&self) -> Result<Vec<StoredUnit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT code, name, parent_code, province_code, prefecture_code, county_code, \
+             township_code, source, closed_on FROM units",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let source: String = row.try_get("source")?;
+                Ok(StoredUnit {
+                    code: code_of(row, "code")?,
+                    name: row.try_get("name")?,
+                    parent: optional_code(row, "parent_code")?,
+                    ancestors: ancestors_of(row)?,
+                    source: UnitSource::parse(&source)
+                        .ok_or_else(|| StoreError::Corrupt(format!("source {source}")))?,
+                    closed_on: optional_date(row, "closed_on")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn apply_import(&self, plan: &ImportPlan, recorded_at: &str) -> Result<(), StoreError> {
+        let as_of = plan.as_of.map(|d| d.to_string()).unwrap_or_default();
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        for batch in plan.inserts.chunks(INSERT_BATCH) {
+            let mut insert = query(format!(
+                "INSERT INTO units (code, name, depth, kind, is_community, parent_code, \
+                 province_code, prefecture_code, county_code, township_code, source, opened_on) \
+                 VALUES {}",
+                placeholders(batch.len(), 12, 1)
+            ));
+            for u in batch {
+                insert = insert
+                    .bind(u.code.as_str().to_string())
+                    .bind(u.name.clone())
+                    .bind(u.level.depth())
+                    .bind(u.kind.as_str())
+                    .bind(i64::from(u.kind.is_community()))
+                    .bind(code_str(&u.parent))
+                    .bind(code_str(&u.ancestors.province))
+                    .bind(code_str(&u.ancestors.prefecture))
+                    .bind(code_str(&u.ancestors.county))
+                    .bind(code_str(&u.ancestors.township))
+                    .bind(u.source.as_str())
+                    .bind(u.opened_on.map(|d| d.to_string()));
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        for rename in &plan.renames {
+            sqlx::query("UPDATE units SET name = $1 WHERE code = $2")
+                .bind(&rename.new_name)
+                .bind(rename.code.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO unit_name_history (code, old_name, new_name, changed_on, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(rename.code.as_str())
+            .bind(&rename.old_name)
+            .bind(&rename.new_name)
+            .bind(&as_of)
+            .bind(recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for moved in &plan.moves {
+            sqlx::query(
+                "UPDATE units SET parent_code = $1, province_code = $2, prefecture_code = $3, \
+                 county_code = $4, township_code = $5 WHERE code = $6",
+            )
+            .bind(code_str(&moved.parent))
+            .bind(code_str(&moved.ancestors.province))
+            .bind(code_str(&moved.ancestors.prefecture))
+            .bind(code_str(&moved.ancestors.county))
+            .bind(code_str(&moved.ancestors.township))
+            .bind(moved.code.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for code in &plan.reopens {
+            sqlx::query("UPDATE units SET closed_on = NULL, opened_on = $1 WHERE code = $2")
+                .bind(&as_of)
+                .bind(code.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for batch in plan.closes.chunks(INSERT_BATCH) {
+            let mut close = query(format!(
+                "UPDATE units SET closed_on = $1 WHERE code IN ({})",
+                list_placeholders(batch.len(), 2)
+            ))
+            .bind(as_of.clone());
+            for code in batch {
+                close = close.bind(code.as_str().to_string());
+            }
+            close.execute(&mut *tx).await?;
+        }
+        if !plan.is_empty() {
+            recount(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unit(&self, code: &DivisionCode) -> Result<Option<Unit>, StoreError> {
+        let sql = format!("SELECT {UNIT_COLUMNS} WHERE u.code = $1");
+        let row = query(sql)
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(unit_from_row).transpose()
+    }
+
+    async fn children(&self, code: &DivisionCode) -> Result<Vec<Unit>, StoreError> {
+        let sql = format!("SELECT {UNIT_COLUMNS} WHERE u.parent_code = $1 ORDER BY u.code");
+        let rows = query(sql).bind(code.as_str()).fetch_all(&self.pool).await?;
+        units_from_rows(&rows)
+    }
+
+    async fn roots(&self) -> Result<Vec<Unit>, StoreError> {
+        let sql = format!("SELECT {UNIT_COLUMNS} WHERE u.parent_code IS NULL ORDER BY u.code");
+        let rows = query(sql).fetch_all(&self.pool).await?;
+        units_from_rows(&rows)
+    }
+
+    async fn names(&self, codes: &[DivisionCode]) -> Result<Vec<UnitRef>, StoreError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = HashMap::new();
+        for batch in codes.chunks(INSERT_BATCH) {
+            let mut select = query(format!(
+                "SELECT code, name FROM units WHERE code IN ({})",
+                list_placeholders(batch.len(), 1)
+            ));
+            for code in batch {
+                select = select.bind(code.as_str().to_string());
+            }
+            for row in select.fetch_all(&self.pool).await? {
+                let name: String = row.try_get("name")?;
+                found.insert(code_of(&row, "code")?, name);
+            }
+        }
+        Ok(codes
+            .iter()
+            .filter_map(|code| {
+                found.get(code).map(|name| UnitRef {
+                    code: code.clone(),
+                    name: name.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn search_units(&self, search: &UnitQuery, limit: i64) -> Result<Vec<Unit>, StoreError> {
+        let rows = match search {
+            UnitQuery::CodePrefix(prefix) => {
+                let sql = format!(
+                    "SELECT {UNIT_COLUMNS} WHERE u.code >= $1 AND u.code < $2 ORDER BY u.code LIMIT $3"
+                );
+                query(sql)
+                    .bind(prefix.clone())
+                    .bind(prefix_upper_bound(prefix))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            UnitQuery::NameContains(text) => {
+                let sql = format!(
+                    "SELECT {UNIT_COLUMNS} WHERE u.name LIKE $1 ESCAPE '\\' \
+                     ORDER BY u.depth, u.code LIMIT $2"
+                );
+                query(sql)
+                    .bind(like_contains(text))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        units_from_rows(&rows)
+    }
+
+    async fn name_history(&self, code: &DivisionCode) -> Result<Vec<NameChange>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT old_name, new_name, changed_on FROM unit_name_history WHERE code = $1 ORDER BY id",
+        )
+        .bind(code.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NameChange {
+                    old_name: r.try_get("old_name")?,
+                    new_name: r.try_get("new_name")?,
+                    changed_on: r.try_get("changed_on")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ancestor_codes(&self, code: &DivisionCode) -> Result<Vec<DivisionCode>, StoreError> {
+        let row = sqlx::query(
+            "SELECT province_code, prefecture_code, county_code, township_code FROM units WHERE code = $1",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::UnknownUnit(code.to_string()))?;
+        let mut codes = Vec::new();
+        for column in [
+            "province_code",
+            "prefecture_code",
+            "county_code",
+            "township_code",
+        ] {
+            if let Some(c) = optional_code(&row, column)? {
+                codes.push(c);
+            }
+        }
+        Ok(codes)
+    }
+
+    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<(), StoreError> {
+        let mut sets: Vec<&str> = rows.iter().map(|r| r.group_set.as_str()).collect();
+        sets.sort_unstable();
+        sets.dedup();
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        for set in sets {
+            sqlx::query("DELETE FROM unit_group_members WHERE group_set = $1")
+                .bind(set)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for batch in rows.chunks(INSERT_BATCH) {
+            let mut insert = query(format!(
+                "INSERT INTO unit_group_members (group_set, group_name, unit_code) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                placeholders(batch.len(), 3, 1)
+            ));
+            for r in batch {
+                insert = insert
+                    .bind(r.group_set.clone())
+                    .bind(r.group.clone())
+                    .bind(r.code.as_str().to_string());
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT group_set, group_name, COUNT(*) AS members FROM unit_group_members \
+             GROUP BY group_set, group_name ORDER BY group_set, group_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GroupSummary {
+                    group_set: r.try_get("group_set")?,
+                    group: r.try_get("group_name")?,
+                    members: r.try_get("members")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn groups_of(&self, code: &DivisionCode) -> Result<Vec<(String, String)>, StoreError> {
+        let mut codes = self.ancestor_codes(code).await?;
+        codes.push(code.clone());
+        let mut select = query(format!(
+            "SELECT DISTINCT group_set, group_name FROM unit_group_members \
+             WHERE unit_code IN ({}) ORDER BY group_set, group_name",
+            list_placeholders(codes.len(), 1)
+        ));
+        for c in &codes {
+            select = select.bind(c.as_str().to_string());
+        }
+        let rows = select.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("group_set")?, r.try_get("group_name")?)))
+            .collect()
+    }
+
+    async fn group_members(&self, group_set: &str, group: &str) -> Result<Vec<Unit>, StoreError> {
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} JOIN unit_group_members m ON m.unit_code = u.code \
+             WHERE m.group_set = $1 AND m.group_name = $2 ORDER BY u.code"
+        );
+        let rows = query(sql)
+            .bind(group_set)
+            .bind(group)
+            .fetch_all(&self.pool)
+            .await?;
+        units_from_rows(&rows)
+    }
+}
+
+/// Rebuilds the per-unit counts of open descendants at each level from the ancestor columns.
+async fn recount(tx: &mut sqlx::Transaction<'static, Any>) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM unit_counts")
+        .execute(&mut **tx)
+        .await?;
+    let per_level = |column: &str| {
+        format!(
+            "SELECT {column} AS anc, depth, is_community FROM units \
+             WHERE closed_on IS NULL AND {column} IS NOT NULL"
+        )
+    };
+    let sql = format!(
+        "INSERT INTO unit_counts (code, prefecture, county, township, committee, community) \
+         SELECT anc, \
+           CAST(SUM(CASE WHEN depth = 2 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN depth = 3 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN depth = 4 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN depth = 5 THEN 1 ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN depth = 5 THEN is_community ELSE 0 END) AS BIGINT) \
+         FROM ({} UNION ALL {} UNION ALL {} UNION ALL {}) d GROUP BY anc",
+        per_level("province_code"),
+        per_level("prefecture_code"),
+        per_level("county_code"),
+        per_level("township_code"),
+    );
+    query(sql).execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered() {
+        assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(list_placeholders(3, 2), "$2, $3, $4");
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_contains("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn prefix_bound_sorts_after_every_code_with_the_prefix() {
+        let upper = prefix_upper_bound("2301");
+        assert!("230199999999" < upper.as_str());
+        assert!("2302" > upper.as_str());
+    }
+}

@@ -1,0 +1,288 @@
+//! One conformance suite, run against SQLite and PostgreSQL alike.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shequ_domain::codes::DivisionCode;
+use shequ_domain::standard::Standard;
+use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
+use shequ_store::testing::TestDatabase;
+use shequ_store::{GroupMembership, SaveOutcome, SqlStore, Store, StoreError, UnitQuery};
+
+fn code(s: &str) -> DivisionCode {
+    DivisionCode::parse(s).unwrap()
+}
+
+fn row(c: &str, name: &str) -> IncomingUnit {
+    IncomingUnit {
+        code: code(c),
+        name: name.into(),
+        parent: ParentSpec::ByDigits,
+        origin: Origin {
+            file: "t.csv".into(),
+            line: 1,
+        },
+    }
+}
+
+fn province() -> Vec<IncomingUnit> {
+    vec![
+        row("23", "黑龙江省"),
+        row("2301", "哈尔滨市"),
+        row("230102", "道里区"),
+        row("230103", "南岗区"),
+        row("230102001", "兆麟街道"),
+        row("230102001001", "省报社社区居委会"),
+        row("230102001002", "索菲亚社区居委会"),
+        row("230102001201", "某村委会"),
+        row("230103500", "红旗农场"),
+        row("230103500400", "第一生活区"),
+        row("230103500600", "某作业区"),
+    ]
+}
+
+async fn import(store: &SqlStore, rows: &[IncomingUnit], date: &str) {
+    let existing = store.units_for_planning().await.unwrap();
+    let plan = plan_import(
+        &existing,
+        rows,
+        ImportScope::FullProvinces,
+        date.parse().unwrap(),
+    )
+    .unwrap();
+    store
+        .apply_import(&plan, "2010-01-01T00:00:00Z")
+        .await
+        .unwrap();
+}
+
+async fn migrations_are_idempotent(store: SqlStore) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.state("nothing").await.unwrap(), None);
+    store.set_state("k", "v1").await.unwrap();
+    store.set_state("k", "v2").await.unwrap();
+    assert_eq!(store.state("k").await.unwrap().as_deref(), Some("v2"));
+}
+
+async fn a_newer_database_is_refused(store: SqlStore) {
+    store.migrate().await.unwrap();
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert!(matches!(
+        store.migrate().await,
+        Err(StoreError::DatabaseTooNew { found: 999, .. })
+    ));
+}
+
+async fn standards_are_versioned(store: SqlStore) {
+    store.migrate().await.unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/standards/hlj-2010.toml"
+    ))
+    .unwrap();
+    let standard = Standard::from_toml(&text).unwrap();
+    assert_eq!(
+        store.add_standard(&standard, &text).await.unwrap(),
+        SaveOutcome::Added
+    );
+    assert_eq!(
+        store.add_standard(&standard, &text).await.unwrap(),
+        SaveOutcome::AlreadyPresent
+    );
+    // Same id, other text: refused.
+    let changed = text.replace("为社区党员开展党内活动提供服务", "改动");
+    assert!(matches!(
+        store
+            .add_standard(&Standard::from_toml(&changed).unwrap(), &changed)
+            .await,
+        Err(StoreError::StandardConflict(_))
+    ));
+    // A second version is added and becomes current; the first stays.
+    let second_text = changed.replace("id = \"hlj-2010\"", "id = \"hlj-2021\"");
+    let second = Standard::from_toml(&second_text).unwrap();
+    store.add_standard(&second, &second_text).await.unwrap();
+    assert_eq!(
+        store.standard_ids().await.unwrap(),
+        vec!["hlj-2010", "hlj-2021"]
+    );
+    assert_eq!(
+        store.current_standard().await.unwrap().unwrap(),
+        second_text
+    );
+    let items: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM standard_items WHERE standard_id = 'hlj-2010'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(items, 100);
+}
+
+async fn imports_keep_counts_current(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let p = store.unit(&code("23")).await.unwrap().unwrap();
+    assert_eq!(p.name, "黑龙江省");
+    assert_eq!(
+        (
+            p.counts.prefecture,
+            p.counts.county,
+            p.counts.township,
+            p.counts.committee,
+            p.counts.community
+        ),
+        (1, 2, 2, 5, 3)
+    );
+    assert_eq!(p.counts.village(), 2);
+    let farm = store.unit(&code("230103500")).await.unwrap().unwrap();
+    assert_eq!((farm.counts.committee, farm.counts.community), (2, 1));
+    assert_eq!(farm.ancestors.county, Some(code("230103")));
+    let village = store.unit(&code("230102001201")).await.unwrap().unwrap();
+    assert_eq!(village.counts, Default::default());
+    assert_eq!(village.opened_on, None);
+
+    let children = store.children(&code("2301")).await.unwrap();
+    let names: Vec<&str> = children.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["道里区", "南岗区"]);
+    assert_eq!(children[0].counts.committee, 3);
+    assert_eq!(store.roots().await.unwrap().len(), 1);
+    assert_eq!(
+        store.ancestor_codes(&code("230102001001")).await.unwrap(),
+        vec![code("23"), code("2301"), code("230102"), code("230102001")]
+    );
+}
+
+async fn reimport_rename_and_close(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let before = store.units_for_planning().await.unwrap();
+    import(&store, &province(), "2010-02-01").await;
+    assert_eq!(store.units_for_planning().await.unwrap(), before);
+
+    let mut next = province();
+    next[5].name = "省报社社区".into();
+    next.retain(|u| u.code.as_str() != "230102001002");
+    next.push(row("230102001003", "新建社区居委会"));
+    import(&store, &next, "2011-03-01").await;
+
+    let renamed = store.unit(&code("230102001001")).await.unwrap().unwrap();
+    assert_eq!(renamed.name, "省报社社区");
+    let history = store.name_history(&code("230102001001")).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].old_name, "省报社社区居委会");
+    assert_eq!(history[0].changed_on, "2011-03-01");
+
+    let closed = store.unit(&code("230102001002")).await.unwrap().unwrap();
+    assert_eq!(closed.closed_on, Some("2011-03-01".parse().unwrap()));
+    let opened = store.unit(&code("230102001003")).await.unwrap().unwrap();
+    assert_eq!(opened.opened_on, Some("2011-03-01".parse().unwrap()));
+    // Counts cover open units only: one closed, one opened.
+    let p = store.unit(&code("23")).await.unwrap().unwrap();
+    assert_eq!((p.counts.committee, p.counts.community), (5, 3));
+}
+
+async fn search_by_code_prefix_and_name(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let by_code = store
+        .search_units(&UnitQuery::CodePrefix("2301020010".into()), 50)
+        .await
+        .unwrap();
+    let codes: Vec<&str> = by_code.iter().map(|u| u.code.as_str()).collect();
+    assert_eq!(codes, ["230102001001", "230102001002"]);
+    let by_name = store
+        .search_units(&UnitQuery::NameContains("社区".into()), 50)
+        .await
+        .unwrap();
+    assert_eq!(by_name.len(), 2);
+    // Wildcards are literal.
+    let none = store
+        .search_units(&UnitQuery::NameContains("%".into()), 50)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let limited = store
+        .search_units(&UnitQuery::CodePrefix("23".into()), 3)
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 3);
+}
+
+async fn groups_cover_subtrees(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let membership = |set: &str, group: &str, c: &str| GroupMembership {
+        group_set: set.into(),
+        group: group.into(),
+        code: code(c),
+    };
+    store
+        .replace_groups(&[
+            membership("系统", "农垦", "230103500"),
+            membership("系统", "森工", "230102001"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.groups_of(&code("230103500400")).await.unwrap(),
+        vec![("系统".to_string(), "农垦".to_string())]
+    );
+    assert!(store.groups_of(&code("230103")).await.unwrap().is_empty());
+    // Re-importing a set replaces it.
+    store
+        .replace_groups(&[membership("系统", "农垦", "230103500")])
+        .await
+        .unwrap();
+    let groups = store.groups().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].members, 1);
+    let members = store.group_members("系统", "农垦").await.unwrap();
+    assert_eq!(members[0].counts.community, 1);
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = shequ_store::testing::TestDatabase::sqlite();
+                    let store = shequ_store::SqlStore::connect(&db.url).await.unwrap();
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = shequ_store::testing::TestDatabase::postgres().await else {
+                        return;
+                    };
+                    let store = shequ_store::SqlStore::connect(&db.url).await.unwrap();
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_are_idempotent,
+    a_newer_database_is_refused,
+    standards_are_versioned,
+    imports_keep_counts_current,
+    reimport_rename_and_close,
+    search_by_code_prefix_and_name,
+    groups_cover_subtrees,
+);
+
+#[test]
+fn test_databases_are_distinct() {
+    let a = TestDatabase::sqlite();
+    let b = TestDatabase::sqlite();
+    assert_ne!(a.url, b.url);
+}
