@@ -8,15 +8,16 @@ mod tree;
 use std::sync::Arc;
 
 use shequ_domain::standard::Standard;
-use shequ_store::{SaveOutcome, Store};
+use shequ_interchange::NationalFiles;
+use shequ_store::Store;
 use tokio::sync::RwLock;
 
 pub use bundled::Bundled;
 pub use error::AppError;
 pub use shequ_domain as domain;
 pub use shequ_interchange::{FileProblem, SourceFile};
-pub use shequ_store::{Backend, GroupSummary, NameChange, StoreError};
-pub use tree::{DivisionSource, GroupImportSummary, ImportSummary, UnitView};
+pub use shequ_store::{Backend, GroupSummary, NameChange, SaveOutcome, StoreError};
+pub use tree::{DivisionSource, GroupImportSummary, ImportSummary, SEARCH_LIMIT, UnitView};
 
 /// Key in the store's state table set once first-start data is loaded.
 const INITIALISED_KEY: &str = "initialised_at";
@@ -98,6 +99,23 @@ impl App {
 
     pub async fn standard_ids(&self) -> Result<Vec<String>, AppError> {
         Ok(self.store.standard_ids().await?)
+    }
+}
+
+/// The five files of the national layout, in level order.
+pub fn national_files(
+    provinces: SourceFile,
+    cities: SourceFile,
+    areas: SourceFile,
+    streets: SourceFile,
+    villages: SourceFile,
+) -> NationalFiles {
+    NationalFiles {
+        provinces,
+        cities,
+        areas,
+        streets,
+        villages,
     }
 }
 

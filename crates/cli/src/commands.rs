@@ -1,0 +1,202 @@
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use shequ_app::{App, Bundled, DivisionSource, InitOutcome, SaveOutcome, SourceFile};
+use shequ_web::AppState;
+
+use crate::config::{Cli, Command, DatabaseOptions, ImportCommand};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen } => serve(&cli.database, listen).await,
+        Command::Import(import) => {
+            let app = open_initialised(&cli.database).await?;
+            match import {
+                ImportCommand::Divisions { path, as_of } => {
+                    import_divisions(&app, &path, as_of.unwrap_or_else(shequ_app::today)).await
+                }
+                ImportCommand::Groups { file } => import_groups(&app, &file).await,
+                ImportCommand::Standard { file } => import_standard(&app, &file).await,
+            }
+        }
+        Command::Openapi => {
+            println!("{}", shequ_web::openapi_json());
+            Ok(())
+        }
+    }
+}
+
+async fn open(options: &DatabaseOptions) -> anyhow::Result<App> {
+    if options.database_url.is_none() {
+        std::fs::create_dir_all(&options.data_dir)
+            .with_context(|| format!("无法创建数据目录 {}", options.data_dir.display()))?;
+    }
+    App::open(&options.url()).await.context("无法打开数据库")
+}
+
+/// Opens the database and, when it is empty, loads the bundled data first.
+async fn open_initialised(options: &DatabaseOptions) -> anyhow::Result<App> {
+    let app = open(options).await?;
+    initialise(&app).await?;
+    Ok(app)
+}
+
+async fn initialise(app: &App) -> anyhow::Result<()> {
+    let spinner = spinner("首次启动：载入 2010 年标准与黑龙江省区划代码……");
+    let outcome = app.initialise_if_empty(&Bundled::HEILONGJIANG).await;
+    spinner.finish_and_clear();
+    match outcome? {
+        InitOutcome::AlreadyInitialised => {}
+        InitOutcome::Initialised { units, groups } => {
+            eprintln!("已初始化：{units} 个单位，{groups} 条系统分组成员");
+        }
+    }
+    Ok(())
+}
+
+fn spinner(message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+async fn serve(options: &DatabaseOptions, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let app = Arc::new(open(options).await?);
+    let state = AppState::new(app.clone());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("无法监听 {listen}"))?;
+    let address = listener.local_addr()?;
+    eprintln!(
+        "shequ 已启动：http://{address}/  （数据库：{}）",
+        app.backend().as_str()
+    );
+    // Listen at once so /healthz can say 503 while the first-start data loads.
+    let init_state = state.clone();
+    let init = tokio::spawn(async move {
+        match init_state
+            .app
+            .initialise_if_empty(&Bundled::HEILONGJIANG)
+            .await
+        {
+            Ok(outcome) => {
+                if let InitOutcome::Initialised { units, groups } = outcome {
+                    tracing::info!(units, groups, "first-start data loaded");
+                }
+                init_state.set_ready();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    });
+    let server = tokio::spawn(shequ_web::serve(listener, state, shutdown_signal()));
+    match init.await? {
+        Ok(()) => {}
+        Err(e) => bail!("初始化失败：{e}"),
+    }
+    server.await??;
+    eprintln!("shequ 已停止");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn read_source(path: &Path) -> anyhow::Result<SourceFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("无法读取 {}", path.display()))?;
+    Ok(SourceFile {
+        name: path.display().to_string(),
+        bytes,
+    })
+}
+
+/// Finds `STEM.csv` or `STEM.csv.gz` in a folder of the national layout.
+fn national_file(folder: &Path, stem: &str) -> anyhow::Result<SourceFile> {
+    for name in [format!("{stem}.csv"), format!("{stem}.csv.gz")] {
+        let path = folder.join(&name);
+        if path.is_file() {
+            return read_source(&path);
+        }
+    }
+    bail!(
+        "{} 中缺少 {stem}.csv（或 {stem}.csv.gz）；五文件格式需要 provinces、cities、areas、streets、villages",
+        folder.display()
+    )
+}
+
+async fn import_divisions(app: &App, path: &Path, as_of: jiff::civil::Date) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let source = if path.is_dir() {
+        let [provinces, cities, areas, streets, villages] =
+            ["provinces", "cities", "areas", "streets", "villages"];
+        DivisionSource::National(shequ_app::national_files(
+            national_file(path, provinces)?,
+            national_file(path, cities)?,
+            national_file(path, areas)?,
+            national_file(path, streets)?,
+            national_file(path, villages)?,
+        ))
+    } else {
+        DivisionSource::OneFile(read_source(path)?)
+    };
+    let bar = spinner("核对并导入区划代码（全部通过才写入）……");
+    let result = app.import_divisions(source, as_of).await;
+    bar.finish_and_clear();
+    let summary = result?;
+    println!(
+        "导入完成（生效日期 {as_of}，用时 {:.1} 秒）：新增 {}，更名 {}，调整上级 {}，恢复 {}，撤销 {}，未变 {}",
+        started.elapsed().as_secs_f64(),
+        summary.inserted,
+        summary.renamed,
+        summary.moved,
+        summary.reopened,
+        summary.closed,
+        summary.unchanged
+    );
+    Ok(())
+}
+
+async fn import_groups(app: &App, file: &Path) -> anyhow::Result<()> {
+    let summary = app.import_groups(&read_source(file)?).await?;
+    println!(
+        "分组导入完成：{} 个分组集，{} 个分组，{} 条成员",
+        summary.group_sets, summary.groups, summary.memberships
+    );
+    Ok(())
+}
+
+async fn import_standard(app: &App, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("无法读取 {}（应为 UTF-8 编码的 TOML 文件）", file.display()))?;
+    match app.add_standard(&text).await? {
+        SaveOutcome::Added => println!("已载入新标准版本，并设为当前版本"),
+        SaveOutcome::AlreadyPresent => println!("该标准版本已存在，内容相同，未作改动"),
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "shequ",
+    version,
+    about = "“百项服务进社区 打造特色型社区”活动管理系统"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; every command takes these, so the CLI and the server share data.
+#[derive(Args, Clone)]
+pub struct DatabaseOptions {
+    /// Data directory (the SQLite database and, later, evidence files)
+    #[arg(
+        long,
+        env = "SHEQU_DATA_DIR",
+        default_value = "./shequ-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL: postgres://... for PostgreSQL; default is SQLite in the data directory
+    #[arg(
+        long,
+        env = "SHEQU_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseOptions {
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("shequ.db").display()
+            ),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start the web server (initialises an empty database with the bundled data first)
+    Serve {
+        /// Address and port to listen on
+        #[arg(long, env = "SHEQU_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Import reference data
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Print the OpenAPI document of the JSON API
+    Openapi,
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Division codes: a folder in the national five-file layout (provinces, cities, areas,
+    /// streets, villages; .csv or .csv.gz), or one file `code,name,parent_code` of units a
+    /// province adds
+    Divisions {
+        path: PathBuf,
+        /// Date the changes take effect (closings and openings), YYYY-MM-DD; default today
+        #[arg(long)]
+        as_of: Option<jiff::civil::Date>,
+    },
+    /// Unit groups: `group_set,group,code` (further columns ignored)
+    Groups { file: PathBuf },
+    /// A new version of the standard (TOML, as data/standards/hlj-2010.toml)
+    Standard { file: PathBuf },
+}

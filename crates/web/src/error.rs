@@ -1,0 +1,93 @@
+//! One error type for the web layer, shown as JSON to the API and as a page to people.
+
+use askama::Template;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use shequ_app::AppError;
+
+pub enum WebError {
+    /// For `/api/...`: `{error, message}`.
+    Api(AppError),
+    /// For pages: an error page in Chinese.
+    Page(AppError),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code: not_found, bad_request, invalid_file, not_ready, internal.
+    pub error: &'static str,
+    /// What went wrong, in Chinese, for people.
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
+    match error {
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "未找到"),
+        AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "请求有误"),
+        AppError::InvalidFile(_) | AppError::Standard(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", "文件有误")
+        }
+        AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "正在初始化"),
+        AppError::Store(shequ_app::StoreError::StandardConflict(_)) => {
+            (StatusCode::CONFLICT, "conflict", "冲突")
+        }
+        AppError::Store(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误",
+        ),
+    }
+}
+
+fn public_message(error: &AppError) -> String {
+    if error.is_client_error() || matches!(error, AppError::NotReady) {
+        error.to_string()
+    } else {
+        // Details of a system fault go to the log, not to the visitor.
+        tracing::error!(%error, "request failed");
+        "服务器内部错误，请稍后再试或联系管理员".to_string()
+    }
+}
+
+impl WebError {
+    pub fn into_response_now(self) -> Response {
+        self.into_response()
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::Api(error) => {
+                let (status, code, _) = classify(&error);
+                let body = ErrorBody {
+                    error: code,
+                    message: public_message(&error),
+                };
+                (status, Json(body)).into_response()
+            }
+            WebError::Page(error) => {
+                let (status, _, title) = classify(&error);
+                let page = ErrorPage {
+                    status: status.as_u16(),
+                    title,
+                    message: public_message(&error),
+                };
+                match page.render() {
+                    Ok(html) => (status, Html(html)).into_response(),
+                    Err(_) => (status, title).into_response(),
+                }
+            }
+        }
+    }
+}

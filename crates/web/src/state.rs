@@ -1,0 +1,49 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use shequ_app::App;
+
+/// What every handler gets: the app and whether first-start loading has finished.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(app: Arc<App>) -> AppState {
+        AppState {
+            app,
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// Until the database is migrated and the first-start data is loaded, everything but the health
+/// check, the OpenAPI document and static files answers 503.
+pub async fn wait_until_ready(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let always = path == "/healthz" || path == "/api/openapi.json" || path.starts_with("/static/");
+    if always || state.is_ready() {
+        next.run(request).await
+    } else if path.starts_with("/api/") {
+        crate::error::WebError::Api(shequ_app::AppError::NotReady).into_response_now()
+    } else {
+        crate::error::WebError::Page(shequ_app::AppError::NotReady).into_response_now()
+    }
+}

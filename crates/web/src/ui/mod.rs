@@ -1,0 +1,219 @@
+//! Server-rendered pages in Chinese. Askama escapes everything a template prints.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use shequ_app::domain::Standard;
+use shequ_app::domain::units::{Unit, UnitCounts};
+use shequ_app::{AppError, GroupSummary, NameChange, UnitView};
+
+use crate::error::WebError;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/catalogue", get(catalogue))
+        .route("/indicators", get(indicators))
+        .route("/units", get(units))
+        .route("/units/{code}", get(unit))
+        .route("/groups", get(groups))
+        .route("/groups/{set}/{group}", get(group))
+        .route("/static/style.css", get(stylesheet))
+}
+
+fn page(template: impl Template) -> Result<Response, WebError> {
+    template
+        .render()
+        .map(|html| Html(html).into_response())
+        .map_err(|e| {
+            tracing::error!(error = %e, "template failed");
+            WebError::Page(AppError::Store(shequ_app::StoreError::Corrupt(
+                "页面生成失败".into(),
+            )))
+        })
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/style.css"),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    standard_id: String,
+    standard_title: String,
+    category_count: usize,
+    item_count: usize,
+    indicator_count: usize,
+    units: Vec<Unit>,
+}
+
+async fn home(State(state): State<AppState>) -> Result<Response, WebError> {
+    let standard = state.app.current_standard().await.map_err(WebError::Page)?;
+    let units = state.app.roots().await.map_err(WebError::Page)?;
+    page(HomePage {
+        standard_id: standard.id.clone(),
+        standard_title: standard.title.clone(),
+        category_count: standard.categories.len(),
+        item_count: standard.items().count(),
+        indicator_count: standard.indicators().count(),
+        units,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "catalogue.html")]
+struct CataloguePage {
+    standard: Arc<Standard>,
+    item_count: usize,
+}
+
+async fn catalogue(State(state): State<AppState>) -> Result<Response, WebError> {
+    let standard = state.app.current_standard().await.map_err(WebError::Page)?;
+    let item_count = standard.items().count();
+    page(CataloguePage {
+        standard,
+        item_count,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "indicators.html")]
+struct IndicatorsPage {
+    standard: Arc<Standard>,
+    indicator_count: usize,
+}
+
+async fn indicators(State(state): State<AppState>) -> Result<Response, WebError> {
+    let standard = state.app.current_standard().await.map_err(WebError::Page)?;
+    let indicator_count = standard.indicators().count();
+    page(IndicatorsPage {
+        standard,
+        indicator_count,
+    })
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "units.html")]
+struct UnitsPage {
+    query: String,
+    results: Option<Vec<UnitView>>,
+    limit: usize,
+    units: Vec<Unit>,
+}
+
+async fn units(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Response, WebError> {
+    let query = params.q.unwrap_or_default();
+    let (results, units) = if query.trim().is_empty() {
+        (None, state.app.roots().await.map_err(WebError::Page)?)
+    } else {
+        (
+            Some(state.app.search(&query).await.map_err(WebError::Page)?),
+            Vec::new(),
+        )
+    };
+    page(UnitsPage {
+        query,
+        results,
+        limit: shequ_app::SEARCH_LIMIT as usize,
+        units,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "unit.html")]
+struct UnitPage {
+    view: UnitView,
+    units: Vec<Unit>,
+    groups: Vec<(String, String)>,
+    history: Vec<NameChange>,
+}
+
+async fn unit(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let app = &state.app;
+    let view = app.unit(&code).await.map_err(WebError::Page)?;
+    let units = app.children(&code).await.map_err(WebError::Page)?;
+    let groups = app
+        .groups_of(&view.unit.code)
+        .await
+        .map_err(WebError::Page)?;
+    let history = app
+        .name_history(&view.unit.code)
+        .await
+        .map_err(WebError::Page)?;
+    page(UnitPage {
+        view,
+        units,
+        groups,
+        history,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "groups.html")]
+struct GroupsPage {
+    groups: Vec<GroupSummary>,
+}
+
+async fn groups(State(state): State<AppState>) -> Result<Response, WebError> {
+    let groups = state.app.groups().await.map_err(WebError::Page)?;
+    page(GroupsPage { groups })
+}
+
+#[derive(Template)]
+#[template(path = "group.html")]
+struct GroupPage {
+    group_set: String,
+    group: String,
+    members: Vec<UnitView>,
+    total: UnitCounts,
+}
+
+async fn group(
+    State(state): State<AppState>,
+    Path((group_set, group)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let members = state
+        .app
+        .group_members(&group_set, &group)
+        .await
+        .map_err(WebError::Page)?;
+    // A member covers its subtree: count the member itself at its level plus what is below it.
+    let mut total = UnitCounts::default();
+    for m in &members {
+        let c = &m.unit.counts;
+        total.township += c.township + i64::from(m.unit.level.as_str() == "township");
+        total.committee += c.committee;
+        total.community += c.community;
+    }
+    page(GroupPage {
+        group_set,
+        group,
+        members,
+        total,
+    })
+}
