@@ -52,7 +52,7 @@ impl Backend {
 }
 
 /// Rows per multi-row INSERT: under SQLite's and PostgreSQL's parameter limits.
-const INSERT_BATCH: usize = 1000;
+const INSERT_BATCH: usize = 100;
 
 pub struct SqlStore {
     pool: AnyPool,

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(api::routes())
         .merge(ui::routes())
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::wait_until_ready,
@@ -56,6 +57,16 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Unknown addresses: JSON under /api, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> WebError {
+    let error = shequ_app::AppError::NotFound("页面不存在".into());
+    if uri.path().starts_with("/api/") {
+        WebError::Api(error)
+    } else {
+        WebError::Page(error)
+    }
 }
 
 /// Serves until the shutdown future resolves; requests in flight are finished first.

@@ -1,0 +1,88 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use shequ_app::{App, Bundled};
+use shequ_store::testing::TestDatabase;
+use shequ_web::AppState;
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub app: Arc<App>,
+    pub state: AppState,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn get_page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+}
+
+/// Starts a server on a fresh SQLite database without loading anything yet.
+pub async fn spawn_uninitialised(db: TestDatabase) -> TestApp {
+    let app = Arc::new(App::open(&db.url).await.unwrap());
+    let state = AppState::new(app.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(shequ_web::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        app,
+        state,
+        db,
+    }
+}
+
+/// Starts a server on the given database after loading the bundled data, as `shequ serve` does.
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
+    let test_app = spawn_uninitialised(db).await;
+    test_app
+        .app
+        .initialise_if_empty(&Bundled::HEILONGJIANG)
+        .await
+        .unwrap();
+    test_app.state.set_ready();
+    test_app
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDatabase::sqlite()).await
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}

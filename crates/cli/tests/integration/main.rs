@@ -1,0 +1,8 @@
+//! Integration tests: the real server on port 0 with a fresh database per test, and the real
+//! `shequ` binary for the command line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+
+mod helpers;
+mod pages;
