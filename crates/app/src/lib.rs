@@ -3,6 +3,7 @@
 
 mod bundled;
 mod error;
+mod search;
 mod tree;
 
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct App {
     store: Arc<dyn Store>,
     /// The current standard, parsed once; replaced when a new version is added.
     standard: RwLock<Option<Arc<Standard>>>,
+    /// Unit names for search, rebuilt when the units change.
+    names: RwLock<Option<Arc<search::NameIndex>>>,
 }
 
 /// What first-start initialisation did.
@@ -46,6 +49,7 @@ impl App {
         App {
             store,
             standard: RwLock::new(None),
+            names: RwLock::new(None),
         }
     }
 

@@ -10,6 +10,9 @@ use shequ_interchange::{FileProblem, NationalFiles, SourceFile};
 use shequ_store::{GroupMembership, GroupSummary, NameChange, UnitQuery};
 use unicode_normalization::UnicodeNormalization;
 
+use std::sync::Arc;
+
+use crate::search::NameIndex;
 use crate::{App, AppError};
 
 /// Most search results returned at once.
@@ -188,9 +191,48 @@ impl App {
 
     /// Units whose name contains the text, or whose code starts with it (digits), at most 50.
     pub async fn search(&self, text: &str) -> Result<Vec<UnitView>, AppError> {
-        let query = parse_query(text)?;
-        let units = self.store.search_units(&query, SEARCH_LIMIT).await?;
+        let units = match parse_query(text)? {
+            UnitQuery::NameContains(needle) => {
+                let codes = self
+                    .name_index()
+                    .await?
+                    .find(&needle, SEARCH_LIMIT as usize);
+                let codes: Vec<DivisionCode> = codes
+                    .iter()
+                    .filter_map(|c| DivisionCode::parse(c).ok())
+                    .collect();
+                self.store.units_by_codes(&codes).await?
+            }
+            query => self.store.search_units(&query, SEARCH_LIMIT).await?,
+        };
         self.with_paths(units).await
+    }
+
+    /// Builds the name index ahead of the first search (seconds at national size).
+    pub async fn warm_up(&self) -> Result<(), AppError> {
+        self.name_index().await.map(|_| ())
+    }
+
+    /// The in-memory name index, rebuilt if an import changed the units since it was built.
+    async fn name_index(&self) -> Result<Arc<NameIndex>, AppError> {
+        let version = self.store.units_version().await?;
+        if let Some(index) = self.names.read().await.as_ref()
+            && index.version() == version
+        {
+            return Ok(index.clone());
+        }
+        let mut slot = self.names.write().await;
+        if let Some(index) = slot.as_ref()
+            && index.version() == version
+        {
+            return Ok(index.clone());
+        }
+        let index = Arc::new(NameIndex::build(
+            version,
+            self.store.names_in_search_order().await?,
+        ));
+        *slot = Some(index.clone());
+        Ok(index)
     }
 
     async fn with_paths(&self, units: Vec<Unit>) -> Result<Vec<UnitView>, AppError> {

@@ -92,6 +92,9 @@ async fn serve(options: &DatabaseOptions, listen: std::net::SocketAddr) -> anyho
                     tracing::info!(units, groups, "first-start data loaded");
                 }
                 init_state.set_ready();
+                if let Err(e) = init_state.app.warm_up().await {
+                    tracing::warn!(error = %e, "search index not built ahead");
+                }
                 Ok(())
             }
             Err(e) => Err(e),

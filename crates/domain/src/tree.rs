@@ -393,7 +393,7 @@ fn resolve_parent(
             if level == Level::Province {
                 Ok(None)
             } else {
-                Err(format!("{}级单位必须填写上级代码", level.label_zh()))
+                Err(format!("{}单位必须填写上级代码", level.label_zh()))
             }
         }
         ParentSpec::Explicit(Some(parent)) => {

@@ -1,4 +1,5 @@
 //! The bundled 2010 standard says exactly what the notice says.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 

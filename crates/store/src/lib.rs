@@ -95,6 +95,12 @@ pub trait Store: Send + Sync {
     /// Names of the given codes, in the order asked; unknown codes are left out.
     async fn names(&self, codes: &[DivisionCode]) -> Result<Vec<UnitRef>, StoreError>;
     async fn search_units(&self, query: &UnitQuery, limit: i64) -> Result<Vec<Unit>, StoreError>;
+    /// A number that changes whenever an import changes any unit, for caches to check.
+    async fn units_version(&self) -> Result<i64, StoreError>;
+    /// Every unit's code and name, in the order search results are listed (level, then code).
+    async fn names_in_search_order(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The units with these codes, in the order given; unknown codes are left out.
+    async fn units_by_codes(&self, codes: &[DivisionCode]) -> Result<Vec<Unit>, StoreError>;
     async fn name_history(&self, code: &DivisionCode) -> Result<Vec<NameChange>, StoreError>;
     /// The codes of a unit's ancestors, root first (not including the unit).
     async fn ancestor_codes(&self, code: &DivisionCode) -> Result<Vec<DivisionCode>, StoreError>;

@@ -447,6 +447,7 @@ impl Store for SqlStore {
         }
         if !plan.is_empty() {
             recount(&mut tx).await?;
+            bump_units_version(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -528,6 +529,43 @@ impl Store for SqlStore {
             }
         };
         units_from_rows(&rows)
+    }
+
+    async fn units_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT value FROM app_state WHERE key = 'units_version'")
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(0) };
+        let text: String = row.try_get("value")?;
+        text.parse()
+            .map_err(|_| StoreError::Corrupt(format!("units_version {text}")))
+    }
+
+    async fn names_in_search_order(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT code, name FROM units ORDER BY depth, code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("code")?, r.try_get("name")?)))
+            .collect()
+    }
+
+    async fn units_by_codes(&self, codes: &[DivisionCode]) -> Result<Vec<Unit>, StoreError> {
+        let mut found = HashMap::new();
+        for batch in codes.chunks(INSERT_BATCH) {
+            let mut select = query(format!(
+                "SELECT {UNIT_COLUMNS} WHERE u.code IN ({})",
+                list_placeholders(batch.len(), 1)
+            ));
+            for code in batch {
+                select = select.bind(code.as_str().to_string());
+            }
+            for row in select.fetch_all(&self.pool).await? {
+                let unit = unit_from_row(&row)?;
+                found.insert(unit.code.clone(), unit);
+            }
+        }
+        Ok(codes.iter().filter_map(|c| found.remove(c)).collect())
     }
 
     async fn name_history(&self, code: &DivisionCode) -> Result<Vec<NameChange>, StoreError> {
@@ -646,6 +684,24 @@ impl Store for SqlStore {
             .await?;
         units_from_rows(&rows)
     }
+}
+
+async fn bump_units_version(tx: &mut sqlx::Transaction<'static, Any>) -> Result<(), StoreError> {
+    let current: Option<String> =
+        sqlx::query("SELECT value FROM app_state WHERE key = 'units_version'")
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get("value"))
+            .transpose()?;
+    let next = current.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
+    sqlx::query(
+        "INSERT INTO app_state (key, value) VALUES ('units_version', $1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(next.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Rebuilds the per-unit counts of open descendants at each level from the ancestor columns.

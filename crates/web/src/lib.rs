@@ -9,7 +9,7 @@ mod ui;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         ));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from(name),
+            name,
             HeaderValue::from_static(value),
         ));
     }

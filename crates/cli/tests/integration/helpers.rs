@@ -11,7 +11,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub app: Arc<App>,
     pub state: AppState,
-    pub db: TestDatabase,
+    /// Kept so the database lives as long as the server.
+    _db: TestDatabase,
 }
 
 impl TestApp {
@@ -61,7 +62,7 @@ pub async fn spawn_uninitialised(db: TestDatabase) -> TestApp {
         client: reqwest::Client::new(),
         app,
         state,
-        db,
+        _db: db,
     }
 }
 

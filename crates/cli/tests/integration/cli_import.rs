@@ -1,0 +1,419 @@
+//! The `shequ` binary on a data directory of its own: imports good, repeated, renamed and bad.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use shequ_app::App;
+use shequ_app::domain::codes::DivisionCode;
+use shequ_store::testing::TestDatabase;
+
+use crate::helpers::repo_path;
+
+const STEMS: [&str; 5] = ["provinces", "cities", "areas", "streets", "villages"];
+
+fn shequ(data_dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shequ"))
+        .args(args)
+        .env("SHEQU_DATA_DIR", data_dir)
+        .env_remove("SHEQU_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A copy of the bundled Heilongjiang files to modify.
+fn copy_of_heilongjiang(into: &Path) -> PathBuf {
+    let folder = into.join("divisions");
+    std::fs::create_dir_all(&folder).unwrap();
+    for stem in STEMS {
+        std::fs::copy(
+            repo_path(&format!("data/divisions/23/{stem}.csv")),
+            folder.join(format!("{stem}.csv")),
+        )
+        .unwrap();
+    }
+    folder
+}
+
+fn append(file: &Path, lines: &str) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+    f.write_all(lines.as_bytes()).unwrap();
+}
+
+async fn open(data_dir: &Path) -> App {
+    App::open(&format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("shequ.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
+/// Everything about the units, to show a failed import left the database as it was.
+async fn snapshot(data_dir: &Path) -> Vec<String> {
+    let app = open(data_dir).await;
+    let mut all = Vec::new();
+    let mut queue = app.roots().await.unwrap();
+    while let Some(unit) = queue.pop() {
+        all.push(format!("{unit:?}"));
+        queue.extend(app.children(unit.code.as_str()).await.unwrap());
+    }
+    all.push(format!("{:?}", app.groups().await.unwrap()));
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn importing_the_same_files_again_changes_nothing_plain_or_gzipped() {
+    let db = TestDatabase::sqlite();
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            repo_path("data/divisions/23").to_str().unwrap(),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    // The first command initialised the empty database, then found nothing to change.
+    assert!(stderr.contains("已初始化：15720 个单位"), "{stderr}");
+    assert!(
+        stdout.contains("新增 0，更名 0，调整上级 0，恢复 0，撤销 0，未变 15720"),
+        "{stdout}"
+    );
+
+    let gz = db.data_dir.join("gz");
+    std::fs::create_dir_all(&gz).unwrap();
+    for stem in STEMS {
+        let plain = std::fs::read(repo_path(&format!("data/divisions/23/{stem}.csv"))).unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&plain).unwrap();
+        std::fs::write(gz.join(format!("{stem}.csv.gz")), encoder.finish().unwrap()).unwrap();
+    }
+    let before = snapshot(&db.data_dir).await;
+    let output = shequ(&db.data_dir, &["import", "divisions", gz.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("未变 15720"), "{stdout}");
+    assert_eq!(snapshot(&db.data_dir).await, before);
+}
+
+#[tokio::test]
+async fn renamed_new_and_missing_units_with_as_of() {
+    let db = TestDatabase::sqlite();
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    let villages = folder.join("villages.csv");
+    let original = std::fs::read_to_string(&villages).unwrap();
+    let changed = original
+        .replace(
+            "230102001001,\"省报社社区居委会\"",
+            "230102001001,\"省报社社区\"",
+        )
+        .replace(
+            "230102001002,\"索菲亚社区居委会\",230102001,23,2301,230102\n",
+            "",
+        )
+        .replace('\n', "\r\n");
+    // UTF-8 with a byte-order mark and Windows line ends, as spreadsheet programs save.
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(changed.as_bytes());
+    bytes.extend_from_slice(
+        "230102001099,\"新建社区居委会\",230102001,23,2301,230102\r\n".as_bytes(),
+    );
+    std::fs::write(&villages, bytes).unwrap();
+
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "2011-03-01",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("新增 1，更名 1，调整上级 0，恢复 0，撤销 1"),
+        "{stdout}"
+    );
+
+    let app = open(&db.data_dir).await;
+    let renamed = app.unit("230102001001").await.unwrap();
+    assert_eq!(renamed.unit.name, "省报社社区");
+    let history = app.name_history(&renamed.unit.code).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].old_name, "省报社社区居委会");
+    assert_eq!(history[0].changed_on, "2011-03-01");
+    let closed = app.unit("230102001002").await.unwrap();
+    assert_eq!(closed.unit.closed_on, Some("2011-03-01".parse().unwrap()));
+    let opened = app.unit("230102001099").await.unwrap();
+    assert_eq!(opened.unit.opened_on, Some("2011-03-01".parse().unwrap()));
+    // The closed unit is kept (its records stay) but no longer counted.
+    let province = app.unit("23").await.unwrap();
+    assert_eq!(province.unit.counts.committee, 13877);
+
+    // Bringing the original back reopens the closed unit and restores the name.
+    std::fs::write(&villages, original).unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "2012-01-01",
+        ],
+    );
+    let (stdout, _) = text(&output);
+    assert!(
+        stdout.contains("新增 0，更名 1，调整上级 0，恢复 1，撤销 1"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_whole_with_file_line_and_problem() {
+    let db = TestDatabase::sqlite();
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    // Initialise first so there is something to leave untouched.
+    assert!(
+        shequ(
+            &db.data_dir,
+            &[
+                "import",
+                "groups",
+                repo_path("data/groups/hlj-systems.csv").to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let before = snapshot(&db.data_dir).await;
+    let villages = folder.join("villages.csv");
+    let lines = std::fs::read_to_string(&villages).unwrap().lines().count();
+    append(
+        &villages,
+        "230102001001,\"重复\",230102001,23,2301,230102\n\
+         230102999001,\"无上级\",230102999,23,2301,230102\n\
+         23010200100,\"位数不对\",230102001,23,2301,230102\n\
+         2301020010a1,\"非数字\",230102001,23,2301,230102\n\
+         230102001098,\"上级不一致\",230102002,23,2301,230102\n",
+    );
+    // A renamed unit in the same file must not be applied either.
+    let good_change = std::fs::read_to_string(&villages)
+        .unwrap()
+        .replace("\"索菲亚社区居委会\"", "\"改名\"");
+    std::fs::write(&villages, good_change).unwrap();
+
+    let output = shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    let file = villages.display().to_string();
+    // Format problems are found first (all of them), then tree problems.
+    assert!(
+        stderr.contains(&format!(
+            "{file} 第 {} 行（code 列）：代码“23010200100”",
+            lines + 3
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file} 第 {} 行（code 列）：代码“2301020010a1”含有非数字字符",
+            lines + 4
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file} 第 {} 行（streetCode 列）", lines + 5)),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&db.data_dir).await, before);
+
+    // With the format fixed, the duplicate and the unknown parent are named.
+    let fixed: String = std::fs::read_to_string(&villages)
+        .unwrap()
+        .lines()
+        .take(lines + 2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&villages, fixed).unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{file} 第 {} 行：代码 230102001001 重复（首次出现在{file} 第 2 行）",
+            lines + 1
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file} 第 {} 行：上级单位 230102999 不存在",
+            lines + 2
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("未导入任何数据"));
+    assert_eq!(snapshot(&db.data_dir).await, before);
+}
+
+#[tokio::test]
+async fn missing_files_and_columns_are_named() {
+    let db = TestDatabase::sqlite();
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    std::fs::write(
+        folder.join("cities.csv"),
+        "code,title,provinceCode\n2301,哈尔滨市,23\n",
+    )
+    .unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("cities.csv 第 1 行（name 列）：缺少列“name”"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(folder.join("streets.csv")).unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("缺少 streets.csv"), "{stderr}");
+
+    let output = shequ(&db.data_dir, &["import", "divisions", "/no/such/path"]);
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("无法读取 /no/such/path"));
+}
+
+#[tokio::test]
+async fn provincial_units_and_groups_from_one_file() {
+    let db = TestDatabase::sqlite();
+    let extra = db.data_dir.join("extra.csv");
+    std::fs::create_dir_all(&db.data_dir).unwrap();
+    std::fs::write(
+        &extra,
+        "code,name,parent_code\n230103500499,红旗农场第九生活区,230103500\n",
+    )
+    .unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            extra.to_str().unwrap(),
+            "--as-of",
+            "2010-06-01",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("新增 1"), "{stdout}");
+
+    let bad = db.data_dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "code,name,parent_code\n230103500902,x,230103599\n230103500903,y,\n",
+    )
+    .unwrap();
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "divisions", bad.to_str().unwrap()],
+    ));
+    assert!(
+        stderr.contains("第 2 行：上级单位 230103599 不存在"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("第 3 行：村级单位必须填写上级代码"),
+        "{stderr}"
+    );
+
+    let groups = db.data_dir.join("groups.csv");
+    std::fs::write(
+        &groups,
+        "group_set,group,code\n系统,农垦,230103500\n系统,农垦,239999500\n",
+    )
+    .unwrap();
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "groups", groups.to_str().unwrap()],
+    ));
+    assert!(
+        stderr.contains("第 3 行（code 列）：单位 239999500 不存在"),
+        "{stderr}"
+    );
+
+    let app = open(&db.data_dir).await;
+    let added = app.unit("230103500499").await.unwrap();
+    assert_eq!(added.unit.kind.as_str(), "residents_like");
+    assert_eq!(added.unit.opened_on, Some("2010-06-01".parse().unwrap()));
+    let code = DivisionCode::parse("230103500499").unwrap();
+    assert_eq!(
+        app.groups_of(&code).await.unwrap(),
+        vec![("系统".to_string(), "农垦".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn a_second_standard_version_is_kept_beside_the_first() {
+    let db = TestDatabase::sqlite();
+    let second = db.data_dir.join("hlj-2021.toml");
+    std::fs::create_dir_all(&db.data_dir).unwrap();
+    let toml = std::fs::read_to_string(repo_path("data/standards/hlj-2010.toml"))
+        .unwrap()
+        .replace("id = \"hlj-2010\"", "id = \"hlj-2021\"");
+    std::fs::write(&second, toml).unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["import", "standard", second.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", text_of(&output));
+    let output = shequ(
+        &db.data_dir,
+        &["import", "standard", second.to_str().unwrap()],
+    );
+    assert!(text(&output).0.contains("已存在"));
+    let app = open(&db.data_dir).await;
+    assert_eq!(
+        app.standard_ids().await.unwrap(),
+        vec!["hlj-2010", "hlj-2021"]
+    );
+    assert_eq!(app.current_standard().await.unwrap().id, "hlj-2021");
+
+    let broken = db.data_dir.join("broken.toml");
+    std::fs::write(&broken, "id = \"x\"\n").unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["import", "standard", broken.to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("标准文件格式错误"));
+}
+
+fn text_of(output: &Output) -> String {
+    let (a, b) = text(output);
+    format!("{a}{b}")
+}
