@@ -18,7 +18,9 @@ pub use error::AppError;
 pub use shequ_domain as domain;
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{Backend, GroupSummary, NameChange, SaveOutcome, StoreError};
-pub use tree::{DivisionSource, GroupImportSummary, ImportSummary, SEARCH_LIMIT, UnitView};
+pub use tree::{
+    DivisionSource, GroupImportSummary, ImportSummary, SEARCH_LIMIT, SearchPage, UnitView,
+};
 
 /// Key in the store's state table set once first-start data is loaded.
 const INITIALISED_KEY: &str = "initialised_at";

@@ -40,9 +40,11 @@ impl NameIndex {
         self.version
     }
 
-    /// Codes of the first `limit` units whose name contains `needle`.
-    pub fn find(&self, needle: &str, limit: usize) -> Vec<String> {
+    /// Codes of the units whose name contains `needle`, skipping the first `skip` of them, at
+    /// most `limit`.
+    pub fn find(&self, needle: &str, skip: usize, limit: usize) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
+        let mut skipped = 0;
         let mut last_index = None;
         for offset in memmem::find_iter(self.text.as_bytes(), needle.as_bytes()) {
             let index = self.starts.partition_point(|start| *start <= offset) - 1;
@@ -50,6 +52,10 @@ impl NameIndex {
                 continue;
             }
             last_index = Some(index);
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
             found.push(self.codes[index].clone());
             if found.len() >= limit {
                 break;
@@ -77,14 +83,16 @@ mod tests {
 
     #[test]
     fn finds_each_unit_once_in_order() {
-        assert_eq!(index().find("新华", 10), ["230102001", "230103001"]);
-        assert_eq!(index().find("新华", 1), ["230102001"]);
-        assert_eq!(index().find("黑龙江省", 10), ["23"]);
-        assert!(index().find("不存在", 10).is_empty());
+        assert_eq!(index().find("新华", 0, 10), ["230102001", "230103001"]);
+        assert_eq!(index().find("新华", 0, 1), ["230102001"]);
+        assert_eq!(index().find("新华", 1, 5), ["230103001"]);
+        assert!(index().find("新华", 2, 5).is_empty());
+        assert_eq!(index().find("黑龙江省", 0, 10), ["23"]);
+        assert!(index().find("不存在", 0, 10).is_empty());
     }
 
     #[test]
     fn a_match_never_spans_two_names() {
-        assert!(index().find("省道里", 10).is_empty());
+        assert!(index().find("省道里", 0, 10).is_empty());
     }
 }

@@ -17,6 +17,8 @@ use crate::{App, AppError};
 
 /// Most search results returned at once.
 pub const SEARCH_LIMIT: i64 = 50;
+/// Deepest page a search cursor may ask for.
+const MAX_SEARCH_OFFSET: usize = 1_000_000;
 /// Longest search text accepted.
 const MAX_QUERY_CHARS: usize = 50;
 
@@ -42,6 +44,15 @@ pub struct GroupImportSummary {
     pub group_sets: usize,
     pub groups: usize,
     pub memberships: usize,
+}
+
+/// One page of search results; `next` is the cursor of the following page, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    pub items: Vec<UnitView>,
+    pub next: Option<String>,
+    /// How many matches came before this page.
+    pub offset: usize,
 }
 
 /// A unit with the path from the province down to it (the unit itself last).
@@ -189,23 +200,43 @@ impl App {
         self.with_paths(members).await
     }
 
-    /// Units whose name contains the text, or whose code starts with it (digits), at most 50.
-    pub async fn search(&self, text: &str) -> Result<Vec<UnitView>, AppError> {
-        let units = match parse_query(text)? {
+    /// Units whose name contains the text, or whose code starts with it (digits), 50 at a time
+    /// from the position a cursor from an earlier page gives.
+    pub async fn search(&self, text: &str, cursor: Option<&str>) -> Result<SearchPage, AppError> {
+        let offset = match cursor.map(str::trim) {
+            None | Some("") => 0,
+            Some(c) => c
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_SEARCH_OFFSET)
+                .ok_or_else(|| AppError::BadRequest(format!("翻页位置“{c}”无效")))?,
+        };
+        // One more than a page tells whether another page follows.
+        let wanted = SEARCH_LIMIT as usize + 1;
+        let mut units = match parse_query(text)? {
             UnitQuery::NameContains(needle) => {
-                let codes = self
-                    .name_index()
-                    .await?
-                    .find(&needle, SEARCH_LIMIT as usize);
+                let codes = self.name_index().await?.find(&needle, offset, wanted);
                 let codes: Vec<DivisionCode> = codes
                     .iter()
                     .filter_map(|c| DivisionCode::parse(c).ok())
                     .collect();
                 self.store.units_by_codes(&codes).await?
             }
-            query => self.store.search_units(&query, SEARCH_LIMIT).await?,
+            query => {
+                self.store
+                    .search_units(&query, wanted as i64, offset as i64)
+                    .await?
+            }
         };
-        self.with_paths(units).await
+        let next = (units.len() == wanted).then(|| {
+            units.truncate(SEARCH_LIMIT as usize);
+            (offset + SEARCH_LIMIT as usize).to_string()
+        });
+        Ok(SearchPage {
+            items: self.with_paths(units).await?,
+            next,
+            offset,
+        })
     }
 
     /// Builds the name index ahead of the first search (seconds at national size).

@@ -94,7 +94,13 @@ pub trait Store: Send + Sync {
     async fn roots(&self) -> Result<Vec<Unit>, StoreError>;
     /// Names of the given codes, in the order asked; unknown codes are left out.
     async fn names(&self, codes: &[DivisionCode]) -> Result<Vec<UnitRef>, StoreError>;
-    async fn search_units(&self, query: &UnitQuery, limit: i64) -> Result<Vec<Unit>, StoreError>;
+    /// Code-prefix or name search in (level, code) order, skipping `offset` matches.
+    async fn search_units(
+        &self,
+        query: &UnitQuery,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Unit>, StoreError>;
     /// A number that changes whenever an import changes any unit, for caches to check.
     async fn units_version(&self) -> Result<i64, StoreError>;
     /// Every unit's code and name, in the order search results are listed (level, then code).

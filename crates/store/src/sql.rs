@@ -503,27 +503,34 @@ impl Store for SqlStore {
             .collect())
     }
 
-    async fn search_units(&self, search: &UnitQuery, limit: i64) -> Result<Vec<Unit>, StoreError> {
+    async fn search_units(
+        &self,
+        search: &UnitQuery,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Unit>, StoreError> {
         let rows = match search {
             UnitQuery::CodePrefix(prefix) => {
                 let sql = format!(
-                    "SELECT {UNIT_COLUMNS} WHERE u.code >= $1 AND u.code < $2 ORDER BY u.code LIMIT $3"
+                    "SELECT {UNIT_COLUMNS} WHERE u.code >= $1 AND u.code < $2 ORDER BY u.code LIMIT $3 OFFSET $4"
                 );
                 query(sql)
                     .bind(prefix.clone())
                     .bind(prefix_upper_bound(prefix))
                     .bind(limit)
+                    .bind(offset)
                     .fetch_all(&self.pool)
                     .await?
             }
             UnitQuery::NameContains(text) => {
                 let sql = format!(
                     "SELECT {UNIT_COLUMNS} WHERE u.name LIKE $1 ESCAPE '\\' \
-                     ORDER BY u.depth, u.code LIMIT $2"
+                     ORDER BY u.depth, u.code LIMIT $2 OFFSET $3"
                 );
                 query(sql)
                     .bind(like_contains(text))
                     .bind(limit)
+                    .bind(offset)
                     .fetch_all(&self.pool)
                     .await?
             }

@@ -188,27 +188,33 @@ async fn search_by_code_prefix_and_name(store: SqlStore) {
     store.migrate().await.unwrap();
     import(&store, &province(), "2010-01-01").await;
     let by_code = store
-        .search_units(&UnitQuery::CodePrefix("2301020010".into()), 50)
+        .search_units(&UnitQuery::CodePrefix("2301020010".into()), 50, 0)
         .await
         .unwrap();
     let codes: Vec<&str> = by_code.iter().map(|u| u.code.as_str()).collect();
     assert_eq!(codes, ["230102001001", "230102001002"]);
     let by_name = store
-        .search_units(&UnitQuery::NameContains("社区".into()), 50)
+        .search_units(&UnitQuery::NameContains("社区".into()), 50, 0)
         .await
         .unwrap();
     assert_eq!(by_name.len(), 2);
     // Wildcards are literal.
     let none = store
-        .search_units(&UnitQuery::NameContains("%".into()), 50)
+        .search_units(&UnitQuery::NameContains("%".into()), 50, 0)
         .await
         .unwrap();
     assert!(none.is_empty());
     let limited = store
-        .search_units(&UnitQuery::CodePrefix("23".into()), 3)
+        .search_units(&UnitQuery::CodePrefix("23".into()), 3, 0)
         .await
         .unwrap();
     assert_eq!(limited.len(), 3);
+    let rest = store
+        .search_units(&UnitQuery::CodePrefix("23".into()), 50, 3)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 8);
+    assert_eq!(rest[0].code.as_str(), "230102001");
 }
 
 async fn groups_cover_subtrees(store: SqlStore) {

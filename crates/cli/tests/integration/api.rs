@@ -171,9 +171,52 @@ async fn search_lists_every_match_with_its_path() {
         .collect();
     assert_eq!(codes[0], "230102001");
     assert!(codes.iter().all(|c| c.starts_with("230102001")));
-    // At most 50.
-    let (_, body) = app.get_json("/api/v1/units?q=村委会").await;
+    // 50 a page; the cursor walks every match once.
+    let (_, body) = app.get_json("/api/v1/units?q=胜利").await;
     assert_eq!(body["items"].as_array().unwrap().len(), 50);
+    assert_eq!(body["next"], "50");
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = app
+            .get_json(&format!("/api/v1/units?q=胜利&cursor={cursor}"))
+            .await;
+        assert_eq!(status, 200);
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["code"].as_str().unwrap().to_string()),
+        );
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    // Every unit of any level whose name contains 胜利, from the bundled files.
+    let expected: usize = ["provinces", "cities", "areas", "streets", "villages"]
+        .iter()
+        .map(|stem| {
+            std::fs::read_to_string(crate::helpers::repo_path(&format!(
+                "data/divisions/23/{stem}.csv"
+            )))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|line| line.split(',').nth(1).unwrap().contains("胜利"))
+            .count()
+        })
+        .sum();
+    assert!(expected > 50);
+    assert_eq!(seen.len(), expected);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), expected);
+    let (status, body) = app.get_json("/api/v1/units?q=23&cursor=abc").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "bad_request");
+    let (_, body) = app.get_json("/api/v1/units?q=2301&cursor=50").await;
+    assert_eq!(body["items"][0]["code"].as_str().unwrap().len(), 12);
     // Wildcards match literally.
     let (_, body) = app.get_json("/api/v1/units?q=%25").await;
     assert_eq!(body["items"], serde_json::json!([]));

@@ -57,6 +57,9 @@ async fn search_page_lists_each_match_with_its_place() {
     assert_eq!(status, 200);
     assert!(html.contains("（4 个）"));
     assert_eq!(html.matches("<tr><td><a href=\"/units/").count(), 4);
+    let (_, html) = app.get_page("/units?q=胜利").await;
+    assert!(html.contains("（第 1—50 个）"));
+    assert!(html.contains("cursor=50\" rel=\"next\">下一页</a>"));
     let (status, html) = app.get_page("/units?q=不存在的地方").await;
     assert_eq!(status, 200);
     assert!(html.contains("没有找到匹配的单位"));

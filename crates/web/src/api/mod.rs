@@ -41,7 +41,8 @@ pub fn routes() -> Router<AppState> {
         UnitJson,
         UnitRefJson,
         CountsJson,
-        UnitList
+        UnitList,
+        UnitPage
     ))
 )]
 struct ApiDoc;
@@ -301,20 +302,35 @@ async fn children(
 struct SearchParams {
     /// a name (or part of one) or the first digits of a code
     q: Option<String>,
+    /// the `next` value of the previous page
+    cursor: Option<String>,
 }
 
-/// Units whose name contains `q` or whose code starts with it, each with its path; at most 50.
+#[derive(Serialize, ToSchema)]
+pub struct UnitPage {
+    items: Vec<UnitJson>,
+    /// cursor for the next page, or null on the last page
+    next: Option<String>,
+}
+
+/// Units whose name contains `q` or whose code starts with it, each with its path; 50 a page,
+/// the next page by `cursor`.
 #[utoipa::path(get, path = "/api/v1/units", params(SearchParams), responses(
-    (status = 200, body = UnitList),
+    (status = 200, body = UnitPage),
     (status = 400, body = ErrorBody, description = "q missing, empty or too long")
 ))]
 async fn search_units(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
-) -> Result<Json<UnitList>, WebError> {
+) -> Result<Json<UnitPage>, WebError> {
     let q = params.q.unwrap_or_default();
-    let found = state.app.search(&q).await.map_err(WebError::Api)?;
-    Ok(Json(UnitList {
-        items: found.iter().map(view_json).collect(),
+    let page = state
+        .app
+        .search(&q, params.cursor.as_deref())
+        .await
+        .map_err(WebError::Api)?;
+    Ok(Json(UnitPage {
+        items: page.items.iter().map(view_json).collect(),
+        next: page.next,
     }))
 }

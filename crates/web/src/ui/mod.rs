@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
 use shequ_app::domain::units::{Unit, UnitCounts};
-use shequ_app::{AppError, GroupSummary, NameChange, UnitView};
+use shequ_app::{AppError, GroupSummary, NameChange, SearchPage, UnitView};
 
 use crate::error::WebError;
 use crate::state::AppState;
@@ -109,14 +109,14 @@ async fn indicators(State(state): State<AppState>) -> Result<Response, WebError>
 #[derive(Deserialize)]
 struct SearchParams {
     q: Option<String>,
+    cursor: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "units.html")]
 struct UnitsPage {
     query: String,
-    results: Option<Vec<UnitView>>,
-    limit: usize,
+    results: Option<SearchPage>,
     units: Vec<Unit>,
 }
 
@@ -129,14 +129,19 @@ async fn units(
         (None, state.app.roots().await.map_err(WebError::Page)?)
     } else {
         (
-            Some(state.app.search(&query).await.map_err(WebError::Page)?),
+            Some(
+                state
+                    .app
+                    .search(&query, params.cursor.as_deref())
+                    .await
+                    .map_err(WebError::Page)?,
+            ),
             Vec::new(),
         )
     };
     page(UnitsPage {
         query,
         results,
-        limit: shequ_app::SEARCH_LIMIT as usize,
         units,
     })
 }
