@@ -19,7 +19,8 @@ pub use shequ_domain as domain;
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{Backend, GroupSummary, NameChange, SaveOutcome, StoreError};
 pub use tree::{
-    DivisionSource, GroupImportSummary, ImportSummary, SEARCH_LIMIT, SearchPage, UnitView,
+    DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,
+    UnitView,
 };
 
 /// Key in the store's state table set once first-start data is loaded.
@@ -69,9 +70,8 @@ impl App {
             return Ok(InitOutcome::AlreadyInitialised);
         }
         self.add_standard(bundled.standard_toml).await?;
-        let as_of = today();
         let units = self
-            .import_divisions(bundled.divisions(), as_of)
+            .import_divisions(bundled.divisions(), tree::ImportOptions::as_of(today()))
             .await?
             .inserted;
         let groups = self.import_groups(&bundled.groups()).await?.memberships;

@@ -7,7 +7,7 @@ use shequ_domain::codes::DivisionCode;
 use shequ_domain::tree::{ImportScope, plan_import};
 use shequ_domain::units::{Unit, UnitRef};
 use shequ_interchange::{FileProblem, NationalFiles, SourceFile};
-use shequ_store::{GroupMembership, GroupSummary, NameChange, UnitQuery};
+use shequ_store::{GroupMembership, GroupSummary, NameChange, StoreError, UnitQuery};
 use unicode_normalization::UnicodeNormalization;
 
 use std::sync::Arc;
@@ -28,6 +28,45 @@ pub enum DivisionSource {
     OneFile(SourceFile),
 }
 
+/// How many attempts an import makes when other imports keep committing first.
+const IMPORT_ATTEMPTS: usize = 5;
+/// Share of a province's open units an import may close without being told it is intended.
+const MASS_CLOSE_PERCENT: usize = 5;
+/// Closings always allowed without confirmation (small provinces, test data).
+const MASS_CLOSE_FLOOR: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Date the changes take effect.
+    pub as_of: Date,
+    /// Confirms an import that closes many units (a real reorganisation, not a truncated file).
+    pub allow_mass_close: bool,
+}
+
+impl ImportOptions {
+    pub fn as_of(as_of: Date) -> ImportOptions {
+        ImportOptions {
+            as_of,
+            allow_mass_close: false,
+        }
+    }
+}
+
+/// A full import that would close a large share of the units is far more likely a truncated
+/// or wrong file than a reorganisation; it needs confirming.
+fn check_closings(plan: &shequ_domain::tree::ImportPlan, allowed: bool) -> Result<(), AppError> {
+    let closes = plan.closes.len();
+    let limit = (plan.open_in_scope * MASS_CLOSE_PERCENT / 100).max(MASS_CLOSE_FLOOR);
+    if closes > limit && !allowed {
+        return Err(AppError::BadRequest(format!(
+            "本次导入将撤销 {closes} 个单位（现有在用单位 {} 个），超过 {MASS_CLOSE_PERCENT}%，\
+             未导入任何数据。请检查文件是否完整；如确属区划调整，请加 --allow-mass-close 重新导入",
+            plan.open_in_scope
+        )));
+    }
+    Ok(())
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -44,6 +83,8 @@ pub struct GroupImportSummary {
     pub group_sets: usize,
     pub groups: usize,
     pub memberships: usize,
+    /// Memberships the same group sets had before (the file replaces them).
+    pub previous: usize,
 }
 
 /// One page of search results; `next` is the cursor of the following page, if any.
@@ -67,8 +108,10 @@ impl App {
     pub async fn import_divisions(
         &self,
         source: DivisionSource,
-        as_of: Date,
+        options: ImportOptions,
     ) -> Result<ImportSummary, AppError> {
+        let as_of = options.as_of;
+        self.check_as_of(as_of).await?;
         let (incoming, scope) = match &source {
             DivisionSource::National(files) => (
                 shequ_interchange::read_national_layout(files),
@@ -81,30 +124,88 @@ impl App {
         };
         let incoming = incoming.map_err(AppError::InvalidFile)?;
         drop(source);
-        let existing = self.store.units_for_planning().await?;
-        let plan = plan_import(&existing, &incoming, scope, as_of).map_err(|problems| {
-            AppError::InvalidFile(problems.into_iter().map(FileProblem::from).collect())
-        })?;
-        let summary = ImportSummary {
-            inserted: plan.inserts.len(),
-            renamed: plan.renames.len(),
-            moved: plan.moves.len(),
-            reopened: plan.reopens.len(),
-            closed: plan.closes.len(),
-            unchanged: plan.unchanged,
-        };
-        if !plan.is_empty() {
-            self.store
+        // Plans are made outside the write transaction; if another import commits first the
+        // store refuses the stale plan and it is made again on the new state.
+        for _ in 0..IMPORT_ATTEMPTS {
+            let version = self.store.units_version().await?;
+            let existing = self.store.units_for_planning().await?;
+            let mut plan =
+                plan_import(&existing, &incoming, scope.clone(), as_of).map_err(|problems| {
+                    AppError::InvalidFile(problems.into_iter().map(FileProblem::from).collect())
+                })?;
+            plan.based_on_version = version;
+            check_closings(&plan, options.allow_mass_close)?;
+            let summary = ImportSummary {
+                inserted: plan.inserts.len(),
+                renamed: plan.renames.len(),
+                moved: plan.moves.len(),
+                reopened: plan.reopens.len(),
+                closed: plan.closes.len(),
+                unchanged: plan.unchanged,
+            };
+            if plan.is_empty() {
+                return Ok(summary);
+            }
+            match self
+                .store
                 .apply_import(&plan, &jiff::Timestamp::now().to_string())
-                .await?;
+                .await
+            {
+                Ok(()) => return Ok(summary),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(summary)
+        Err(AppError::Store(StoreError::Conflict))
+    }
+
+    /// An import takes effect on a plausible date, never before the last one: otherwise a unit
+    /// could close before it opened.
+    async fn check_as_of(&self, as_of: Date) -> Result<(), AppError> {
+        let earliest = Date::constant(2000, 1, 1);
+        let latest = crate::today()
+            .checked_add(jiff::Span::new().days(366))
+            .unwrap_or(Date::MAX);
+        if as_of < earliest || as_of > latest {
+            return Err(AppError::BadRequest(format!(
+                "生效日期 {as_of} 不在 {earliest} 至 {latest} 之间"
+            )));
+        }
+        if let Some(last) = self.store.state("divisions_as_of").await?
+            && let Ok(last) = last.parse::<Date>()
+            && as_of < last
+        {
+            return Err(AppError::BadRequest(format!(
+                "生效日期 {as_of} 早于上次区划导入的生效日期 {last}；区划变动只能按时间先后导入"
+            )));
+        }
+        Ok(())
     }
 
     /// Imports a group file: for every group set it names, the file becomes that set's whole
     /// membership. Every code must be a known unit.
     pub async fn import_groups(&self, file: &SourceFile) -> Result<GroupImportSummary, AppError> {
         let rows = shequ_interchange::read_groups(file).map_err(AppError::InvalidFile)?;
+        let mut first_seen: HashMap<(&str, &str, &DivisionCode), u64> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for r in &rows {
+            if let Some(first) = first_seen.insert((&r.group_set, &r.group, &r.code), r.origin.line)
+            {
+                duplicates.push(FileProblem::at(
+                    &r.origin.file,
+                    r.origin.line,
+                    Some("code"),
+                    format!(
+                        "与第 {first} 行重复（{}/{}/{}）",
+                        r.group_set, r.group, r.code
+                    ),
+                ));
+            }
+        }
+        if !duplicates.is_empty() {
+            return Err(AppError::InvalidFile(duplicates));
+        }
+        drop(first_seen);
         let codes: Vec<DivisionCode> = rows.iter().map(|r| r.code.clone()).collect();
         let known: HashSet<DivisionCode> = self
             .store
@@ -136,7 +237,7 @@ impl App {
                 code: r.code,
             })
             .collect();
-        self.store.replace_groups(&memberships).await?;
+        let previous = self.store.replace_groups(&memberships).await?;
         let sets: HashSet<&str> = memberships.iter().map(|m| m.group_set.as_str()).collect();
         let groups: HashSet<(&str, &str)> = memberships
             .iter()
@@ -146,6 +247,7 @@ impl App {
             group_sets: sets.len(),
             groups: groups.len(),
             memberships: memberships.len(),
+            previous: previous as usize,
         })
     }
 
@@ -316,8 +418,10 @@ fn parse_query(text: &str) -> Result<UnitQuery, AppError> {
             "查找内容过长（最多 {MAX_QUERY_CHARS} 个字符）"
         )));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(AppError::BadRequest("查找内容含有控制字符".into()));
+    if trimmed.chars().any(shequ_domain::text::is_hidden) {
+        return Err(AppError::BadRequest(
+            "查找内容含有控制字符或不可见字符".into(),
+        ));
     }
     if trimmed.bytes().all(|b| b.is_ascii_digit()) {
         if trimmed.len() > 12 {

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use shequ_app::{App, Bundled, DivisionSource, InitOutcome, SaveOutcome, SourceFile};
+use shequ_app::{
+    App, Bundled, DivisionSource, ImportOptions, InitOutcome, SaveOutcome, SourceFile,
+};
 use shequ_web::AppState;
 
 use crate::config::{Cli, Command, DatabaseOptions, ImportCommand};
@@ -15,8 +17,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(import) => {
             let app = open_initialised(&cli.database).await?;
             match import {
-                ImportCommand::Divisions { path, as_of } => {
-                    import_divisions(&app, &path, as_of.unwrap_or_else(shequ_app::today)).await
+                ImportCommand::Divisions {
+                    path,
+                    as_of,
+                    allow_mass_close,
+                } => {
+                    let options = ImportOptions {
+                        as_of: as_of.unwrap_or_else(shequ_app::today),
+                        allow_mass_close,
+                    };
+                    import_divisions(&app, &path, options).await
                 }
                 ImportCommand::Groups { file } => import_groups(&app, &file).await,
                 ImportCommand::Standard { file } => import_standard(&app, &file).await,
@@ -141,11 +151,16 @@ fn read_source(path: &Path) -> anyhow::Result<SourceFile> {
 
 /// Finds `STEM.csv` or `STEM.csv.gz` in a folder of the national layout.
 fn national_file(folder: &Path, stem: &str) -> anyhow::Result<SourceFile> {
-    for name in [format!("{stem}.csv"), format!("{stem}.csv.gz")] {
-        let path = folder.join(&name);
-        if path.is_file() {
-            return read_source(&path);
-        }
+    let plain = folder.join(format!("{stem}.csv"));
+    let gzipped = folder.join(format!("{stem}.csv.gz"));
+    match (plain.is_file(), gzipped.is_file()) {
+        (true, true) => bail!(
+            "{} 中同时有 {stem}.csv 和 {stem}.csv.gz，无法确定导入哪一个；请只保留一个",
+            folder.display()
+        ),
+        (true, false) => return read_source(&plain),
+        (false, true) => return read_source(&gzipped),
+        (false, false) => {}
     }
     bail!(
         "{} 中缺少 {stem}.csv（或 {stem}.csv.gz）；五文件格式需要 provinces、cities、areas、streets、villages",
@@ -153,7 +168,7 @@ fn national_file(folder: &Path, stem: &str) -> anyhow::Result<SourceFile> {
     )
 }
 
-async fn import_divisions(app: &App, path: &Path, as_of: jiff::civil::Date) -> anyhow::Result<()> {
+async fn import_divisions(app: &App, path: &Path, options: ImportOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let source = if path.is_dir() {
         let [provinces, cities, areas, streets, villages] =
@@ -169,11 +184,12 @@ async fn import_divisions(app: &App, path: &Path, as_of: jiff::civil::Date) -> a
         DivisionSource::OneFile(read_source(path)?)
     };
     let bar = spinner("核对并导入区划代码（全部通过才写入）……");
-    let result = app.import_divisions(source, as_of).await;
+    let result = app.import_divisions(source, options).await;
     bar.finish_and_clear();
     let summary = result?;
     println!(
-        "导入完成（生效日期 {as_of}，用时 {:.1} 秒）：新增 {}，更名 {}，调整上级 {}，恢复 {}，撤销 {}，未变 {}",
+        "导入完成（生效日期 {}，用时 {:.1} 秒）：新增 {}，更名 {}，调整上级 {}，恢复 {}，撤销 {}，未变 {}",
+        options.as_of,
         started.elapsed().as_secs_f64(),
         summary.inserted,
         summary.renamed,
@@ -188,8 +204,8 @@ async fn import_divisions(app: &App, path: &Path, as_of: jiff::civil::Date) -> a
 async fn import_groups(app: &App, file: &Path) -> anyhow::Result<()> {
     let summary = app.import_groups(&read_source(file)?).await?;
     println!(
-        "分组导入完成：{} 个分组集，{} 个分组，{} 条成员",
-        summary.group_sets, summary.groups, summary.memberships
+        "分组导入完成：{} 个分组集，{} 个分组，{} 条成员（这些分组集原有 {} 条成员，已整体替换）",
+        summary.group_sets, summary.groups, summary.memberships, summary.previous
     );
     Ok(())
 }

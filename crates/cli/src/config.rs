@@ -64,6 +64,19 @@ pub enum Command {
     Openapi,
 }
 
+/// Dates as offices write them: 2011-03-01, also with full-width digits or 2011/3/1.
+fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let normalised: String = text.nfkc().collect();
+    let parts: Vec<&str> = normalised.trim().split(['-', '/', '.']).collect();
+    let numbers: Option<Vec<i16>> = parts.iter().map(|p| p.parse().ok()).collect();
+    match numbers.as_deref() {
+        Some([y, m, d]) if parts[0].len() == 4 => jiff::civil::Date::new(*y, *m as i8, *d as i8)
+            .map_err(|_| format!("日期“{text}”不存在")),
+        _ => Err(format!("日期“{text}”格式应为 YYYY-MM-DD，如 2011-03-01")),
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ImportCommand {
     /// Division codes: a folder in the national five-file layout (provinces, cities, areas,
@@ -72,8 +85,12 @@ pub enum ImportCommand {
     Divisions {
         path: PathBuf,
         /// Date the changes take effect (closings and openings), YYYY-MM-DD; default today
-        #[arg(long)]
+        /// (China time)
+        #[arg(long, value_parser = parse_date)]
         as_of: Option<jiff::civil::Date>,
+        /// Confirm an import that closes more than 5% of a province's units
+        #[arg(long)]
+        allow_mass_close: bool,
     },
     /// Unit groups: `group_set,group,code` (further columns ignored)
     Groups { file: PathBuf },

@@ -217,11 +217,11 @@ impl DivisionCode {
             return Err(CodeError::Empty);
         }
         if !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CodeError::NotDigits(trimmed.to_string()));
+            return Err(CodeError::NotDigits(crate::text::excerpt(trimmed, 20)));
         }
         if Level::from_code_len(trimmed.len()).is_none() {
             return Err(CodeError::WrongLength(
-                trimmed.to_string(),
+                crate::text::excerpt(trimmed, 20),
                 trimmed.chars().count(),
             ));
         }

@@ -6,6 +6,7 @@
 pub mod codes;
 pub mod numerals;
 pub mod standard;
+pub mod text;
 pub mod tree;
 pub mod units;
 

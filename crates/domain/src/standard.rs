@@ -80,6 +80,8 @@ pub enum StandardError {
         found: u32,
         expected_last: usize,
     },
+    #[error("{what} {number} 含有控制字符或不可见字符")]
+    HiddenCharacters { what: &'static str, number: u32 },
     #[error("{what} {number} 的文字为空")]
     EmptyText { what: &'static str, number: u32 },
 }
@@ -127,6 +129,27 @@ impl Standard {
         check_numbering("服务类别", self.categories.iter().map(|c| c.number))?;
         check_numbering("服务项目", self.items().map(|(_, i)| i.number))?;
         check_numbering("考评指标", self.indicators().map(|(_, i)| i.number))?;
+        let texts = std::iter::once(("标准名称", 0, &self.title))
+            .chain(
+                self.categories
+                    .iter()
+                    .map(|c| ("服务类别", c.number, &c.name)),
+            )
+            .chain(self.items().map(|(_, i)| ("服务项目", i.number, &i.text)))
+            .chain(
+                self.indicator_groups
+                    .iter()
+                    .map(|g| ("指标分组", 0, &g.name)),
+            )
+            .chain(
+                self.indicators()
+                    .map(|(_, i)| ("考评指标", i.number, &i.text)),
+            );
+        for (what, number, text) in texts {
+            if text.chars().any(crate::text::is_hidden) {
+                return Err(StandardError::HiddenCharacters { what, number });
+            }
+        }
         for (_, item) in self.items() {
             if item.text.trim().is_empty() {
                 return Err(StandardError::EmptyText {
@@ -246,6 +269,18 @@ indicators = [{ number = 1, text = "丙" }]
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn hidden_characters_are_refused() {
+        let bad = SMALL.replace("text = \"乙\"", "text = \"乙\\u001b\"");
+        assert_eq!(
+            Standard::from_toml(&bad),
+            Err(StandardError::HiddenCharacters {
+                what: "服务项目",
+                number: 2
+            })
+        );
     }
 
     #[test]

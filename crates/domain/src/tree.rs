@@ -144,6 +144,11 @@ pub struct ImportPlan {
     pub closes: Vec<DivisionCode>,
     pub unchanged: usize,
     pub as_of: Option<Date>,
+    /// Open units of the provinces a full import covers, before it (to judge how many it closes).
+    pub open_in_scope: usize,
+    /// The store's units version the plan was made against; the store refuses the plan if an
+    /// import changed the units since.
+    pub based_on_version: i64,
 }
 
 impl ImportPlan {
@@ -200,9 +205,42 @@ pub fn plan_import(
         }
     }
 
-    // Every code that will exist after the import, to resolve parents against.
-    let known: HashSet<&DivisionCode> =
-        stored.keys().copied().chain(seen.keys().copied()).collect();
+    // The provinces a full import is complete for.
+    let provinces_in_scope: HashSet<&str> = match scope {
+        ImportScope::FullProvinces => incoming
+            .iter()
+            .filter(|u| u.code.level() == Level::Province)
+            .map(|u| u.code.as_str())
+            .collect(),
+        ImportScope::Additions => HashSet::new(),
+    };
+    let in_scope = |code: &DivisionCode| provinces_in_scope.contains(&code.as_str()[..2]);
+
+    // Every open code that will exist after the import, to resolve parents against. A full
+    // import must be complete for its provinces: a parent it leaves out will be closed, so
+    // only the files themselves count there.
+    let known: HashSet<&DivisionCode> = existing
+        .iter()
+        .filter(|u| u.closed_on.is_none() && !in_scope(&u.code))
+        .map(|u| &u.code)
+        .chain(seen.keys().copied())
+        .collect();
+
+    if scope == ImportScope::Additions {
+        for row in incoming {
+            if let Some(unit) = stored.get(&row.code)
+                && unit.source == UnitSource::National
+            {
+                problems.push(RowProblem {
+                    origin: row.origin.clone(),
+                    problem: format!(
+                        "代码 {} 是国家统计用区划代码中的单位（{}），只能由五文件格式的区划导入修改",
+                        row.code, unit.name
+                    ),
+                });
+            }
+        }
+    }
 
     let mut parents: HashMap<&DivisionCode, Option<DivisionCode>> = HashMap::new();
     for row in incoming {
@@ -335,21 +373,25 @@ pub fn plan_import(
     }
 
     if scope == ImportScope::FullProvinces {
-        let provinces: HashSet<&str> = incoming
-            .iter()
-            .filter(|u| u.code.level() == Level::Province)
-            .map(|u| u.code.as_str())
-            .collect();
+        let mut closing: HashSet<&DivisionCode> = HashSet::new();
         for unit in existing {
-            let in_scope = provinces.contains(&unit.code.as_str()[..2]);
-            if in_scope
-                && unit.source == UnitSource::National
-                && unit.closed_on.is_none()
-                && !seen.contains_key(&unit.code)
-            {
-                plan.closes.push(unit.code.clone());
+            if in_scope(&unit.code) && unit.closed_on.is_none() {
+                plan.open_in_scope += 1;
+                if unit.source == UnitSource::National && !seen.contains_key(&unit.code) {
+                    closing.insert(&unit.code);
+                }
             }
         }
+        // A province's own units below a closed unit close with it: nothing stays open under a
+        // closed parent.
+        for unit in existing {
+            let below_closing = unit.ancestors.codes().any(|a| closing.contains(a))
+                || unit.parent.as_ref().is_some_and(|p| closing.contains(p));
+            if unit.closed_on.is_none() && !seen.contains_key(&unit.code) && below_closing {
+                closing.insert(&unit.code);
+            }
+        }
+        plan.closes = closing.into_iter().cloned().collect();
     }
 
     if !cycle_problems.is_empty() {
@@ -387,7 +429,7 @@ fn resolve_parent(
             {
                 return Ok(Some(prefecture));
             }
-            Err(format!("上级单位 {parent} 不存在"))
+            Err(format!("上级单位 {parent} 不存在或已撤销"))
         }
         ParentSpec::Explicit(None) => {
             if level == Level::Province {
@@ -396,6 +438,8 @@ fn resolve_parent(
                 Err(format!("{}单位必须填写上级代码", level.label_zh()))
             }
         }
+        // A province's own units follow the national rule too: the written parent is a check on
+        // the parent the code's digits give.
         ParentSpec::Explicit(Some(parent)) => {
             if parent.level() >= level {
                 return Err(format!(
@@ -404,8 +448,17 @@ fn resolve_parent(
                     level.label_zh()
                 ));
             }
-            if !known.contains(parent) {
-                return Err(format!("上级单位 {parent} 不存在"));
+            let by_digits = IncomingUnit {
+                parent: ParentSpec::ByDigits,
+                ..row.clone()
+            };
+            let expected = resolve_parent(&by_digits, known)?;
+            if expected.as_ref() != Some(parent) {
+                return Err(format!(
+                    "上级代码 {parent} 与代码 {} 的前几位不一致（按代码应为 {}）",
+                    row.code,
+                    expected.map_or_else(|| "无".to_string(), |e| e.to_string())
+                ));
             }
             Ok(Some(parent.clone()))
         }
@@ -573,6 +626,77 @@ mod tests {
     }
 
     #[test]
+    fn a_full_import_that_leaves_out_a_parent_cannot_keep_its_children() {
+        let first = plan_import(
+            &[],
+            &small_province(),
+            ImportScope::FullProvinces,
+            date("2010-01-01"),
+        )
+        .unwrap();
+        let mut next = small_province();
+        next.retain(|u| u.code.as_str() != "230102001");
+        let problems = plan_import(
+            &stored_from(&first),
+            &next,
+            ImportScope::FullProvinces,
+            date("2011-01-01"),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2);
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.problem.contains("230102001 不存在"))
+        );
+    }
+
+    #[test]
+    fn provincial_units_close_with_their_closed_parent() {
+        let first = plan_import(
+            &[],
+            &small_province(),
+            ImportScope::FullProvinces,
+            date("2010-01-01"),
+        )
+        .unwrap();
+        let mut stored = stored_from(&first);
+        let added = IncomingUnit {
+            code: code("230102001901"),
+            name: "自设".into(),
+            parent: ParentSpec::Explicit(Some(code("230102001"))),
+            origin: Origin {
+                file: "extra.csv".into(),
+                line: 2,
+            },
+        };
+        let plan = plan_import(
+            &stored,
+            &[added],
+            ImportScope::Additions,
+            date("2010-05-01"),
+        )
+        .unwrap();
+        stored.extend(stored_from(&plan));
+        let mut next = small_province();
+        next.retain(|u| !u.code.as_str().starts_with("230102001"));
+        let plan = plan_import(
+            &stored,
+            &next,
+            ImportScope::FullProvinces,
+            date("2011-01-01"),
+        )
+        .unwrap();
+        let mut closes: Vec<&str> = plan.closes.iter().map(|c| c.as_str()).collect();
+        closes.sort();
+        assert_eq!(
+            closes,
+            ["230102001", "230102001001", "230102001201", "230102001901"]
+        );
+        assert_eq!(plan.open_in_scope, 7);
+    }
+
+    #[test]
     fn provincial_additions_name_their_parent_and_are_not_closed_by_a_national_import() {
         let first = plan_import(
             &[],
@@ -610,6 +734,54 @@ mod tests {
         )
         .unwrap();
         assert!(again.closes.is_empty());
+    }
+
+    #[test]
+    fn provincial_rows_must_agree_with_their_codes_and_not_touch_national_units() {
+        let first = plan_import(
+            &[],
+            &small_province(),
+            ImportScope::FullProvinces,
+            date("2010-01-01"),
+        )
+        .unwrap();
+        let stored = stored_from(&first);
+        let elsewhere = IncomingUnit {
+            code: code("230102001901"),
+            name: "x".into(),
+            parent: ParentSpec::Explicit(Some(code("23"))),
+            origin: Origin {
+                file: "extra.csv".into(),
+                line: 2,
+            },
+        };
+        let national = IncomingUnit {
+            code: code("230102001001"),
+            name: "改名".into(),
+            parent: ParentSpec::Explicit(Some(code("230102001"))),
+            origin: Origin {
+                file: "extra.csv".into(),
+                line: 3,
+            },
+        };
+        let problems = plan_import(
+            &stored,
+            &[elsewhere, national],
+            ImportScope::Additions,
+            date("2010-05-01"),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 2);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.origin.line == 3 && p.problem.contains("国家统计用区划代码"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.origin.line == 2 && p.problem.contains("不一致"))
+        );
     }
 
     #[test]

@@ -59,6 +59,13 @@ fn read_level_file(
     // The parent column is optional, but when present it must agree with the code's digits.
     let optional = (!parent_column.is_empty()).then_some(parent_column);
     let table = Table::read_with_optional(file, &["code", "name"], optional)?;
+    if table.records.is_empty() {
+        // A header alone would close every unit of this level in a full import.
+        return Err(vec![FileProblem::file(
+            &table.file,
+            format!("文件没有数据行（{}单位一个也没有）", level.label_zh()),
+        )]);
+    }
     let mut units = Vec::with_capacity(table.records.len());
     let mut problems = Vec::new();
     for (line, record) in &table.records {
@@ -226,7 +233,7 @@ mod tests {
     #[test]
     fn names_file_line_and_column_of_each_problem() {
         let problems = read_national_layout(&national(&format!(
-            "{HEADER}2301020010x1,a,230102001\n23010200100,b,230102001\n230102001002,,230102001\n230102001003,c,230102002\n"
+            "{HEADER}2301020010x1,a,230102001,23,2301,230102\n23010200100,b,230102001,23,2301,230102\n230102001002,,230102001,23,2301,230102\n230102001003,c,230102002,23,2301,230102\n"
         )))
         .unwrap_err();
         let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -247,9 +254,42 @@ mod tests {
     }
 
     #[test]
+    fn short_rows_unclosed_quotes_hidden_characters_and_empty_files() {
+        let problems = read_national_layout(&national(&format!(
+            "{HEADER}230102001001,\"社区\"\n230102001002,\"零\u{200B}宽\",230102001,23,2301,230102\n230102001003,\"未闭合,230102001,23,2301,230102\n230102001004,x,230102001,23,2301,230102\n"
+        )))
+        .unwrap_err();
+        let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        // Rows that cannot be read are reported first, all of them.
+        assert_eq!(problems.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].contains("第 2 行：本行有 2 列，表头有 6 列"),
+            "{}",
+            shown[0]
+        );
+        assert!(
+            shown[1].contains("第 4 行：字段内含换行，可能缺少右引号"),
+            "{}",
+            shown[1]
+        );
+        let problems = read_national_layout(&national(&format!(
+            "{HEADER}230102001002,\"零\u{200B}宽\",230102001,23,2301,230102\n"
+        )))
+        .unwrap_err();
+        assert!(problems[0].to_string().contains("第 2 行（name 列）"));
+        assert!(problems[0].problem.contains("不可见字符"));
+
+        let problems = read_national_layout(&national(HEADER)).unwrap_err();
+        assert_eq!(
+            problems[0].to_string(),
+            "villages.csv：文件没有数据行（村级单位一个也没有）"
+        );
+    }
+
+    #[test]
     fn full_width_codes_are_normalised() {
         let units = read_national_layout(&national(&format!(
-            "{HEADER}２３０１０２００１００１,社区,230102001\n"
+            "{HEADER}２３０１０２００１００１,社区,230102001,23,2301,230102\n"
         )))
         .unwrap();
         assert_eq!(units[4].code.as_str(), "230102001001");

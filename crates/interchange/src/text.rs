@@ -165,6 +165,29 @@ impl Table {
                     if record.iter().all(|f| f.trim().is_empty()) {
                         continue;
                     }
+                    // An unclosed quote swallows the rest of the line (or file) into one field.
+                    if record.iter().any(|f| f.contains(['\n', '\r'])) {
+                        problems.push(FileProblem::at(
+                            &file.name,
+                            line,
+                            None,
+                            "字段内含换行，可能缺少右引号",
+                        ));
+                        continue;
+                    }
+                    if record.len() != header_names.len() {
+                        problems.push(FileProblem::at(
+                            &file.name,
+                            line,
+                            None,
+                            format!(
+                                "本行有 {} 列，表头有 {} 列（可能缺少引号或多了逗号）",
+                                record.len(),
+                                header_names.len()
+                            ),
+                        ));
+                        continue;
+                    }
                     records.push((line, record));
                 }
                 Err(e) => {
@@ -215,8 +238,8 @@ pub fn check_name(name: &str, max_chars: usize) -> Result<(), String> {
     if name.is_empty() {
         return Err("名称为空".into());
     }
-    if name.chars().any(char::is_control) {
-        return Err("名称含有控制字符".into());
+    if name.chars().any(shequ_domain::text::is_hidden) {
+        return Err("名称含有控制字符或不可见字符（如零宽空格）".into());
     }
     let len = name.chars().count();
     if len > max_chars {

@@ -12,6 +12,25 @@ pub enum StoreError {
     UnknownUnit(String),
     #[error("数据库中的数据无法解读：{0}")]
     Corrupt(String),
-    #[error("数据库错误：{0}")]
-    Database(#[from] sqlx::Error),
+    #[error("数据已被另一项导入修改，请重试")]
+    Conflict,
+    /// Not marked as a source: the message already says it, and error chains would repeat it.
+    #[error("数据库错误：{}", describe(.0))]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::PoolTimedOut => {
+            "无法连接数据库（等待超时，请检查数据库地址和服务是否可用）".into()
+        }
+        sqlx::Error::Io(io) => format!("无法连接数据库：{io}"),
+        other => other.to_string(),
+    }
 }

@@ -111,8 +111,9 @@ pub trait Store: Send + Sync {
     /// The codes of a unit's ancestors, root first (not including the unit).
     async fn ancestor_codes(&self, code: &DivisionCode) -> Result<Vec<DivisionCode>, StoreError>;
 
-    /// Replaces the memberships of every group set named in `rows` with `rows`.
-    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<(), StoreError>;
+    /// Replaces the memberships of every group set named in `rows` with `rows`; returns how many
+    /// memberships those sets had before.
+    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<u64, StoreError>;
     async fn groups(&self) -> Result<Vec<GroupSummary>, StoreError>;
     /// Groups whose membership covers the unit (listed for it or for an ancestor).
     async fn groups_of(&self, code: &DivisionCode) -> Result<Vec<(String, String)>, StoreError>;

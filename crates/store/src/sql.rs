@@ -67,6 +67,14 @@ const UNIT_COLUMNS: &str = "u.code, u.name, u.depth, u.kind, u.parent_code, \
      FROM units u LEFT JOIN unit_counts c ON c.code = u.code";
 
 impl SqlStore {
+    async fn standard_text(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT source_toml FROM standards WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("source_toml")).transpose()?)
+    }
+
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
@@ -77,7 +85,7 @@ impl SqlStore {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(15));
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options
@@ -274,8 +282,11 @@ impl Store for SqlStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get("next")?;
-        sqlx::query(
-            "INSERT INTO standards (id, seq, title, source_toml, loaded_at) VALUES ($1, $2, $3, $4, $5)",
+        // A concurrent add of the same version (two processes starting at once on PostgreSQL)
+        // waits here and then inserts nothing.
+        let inserted = sqlx::query(
+            "INSERT INTO standards (id, seq, title, source_toml, loaded_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
         .bind(&standard.id)
         .bind(seq)
@@ -283,7 +294,16 @@ impl Store for SqlStore {
         .bind(source_toml)
         .bind(jiff::Timestamp::now().to_string())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return match self.standard_text(&standard.id).await? {
+                Some(text) if text == source_toml => Ok(SaveOutcome::AlreadyPresent),
+                Some(_) => Err(StoreError::StandardConflict(standard.id.clone())),
+                None => Err(StoreError::Conflict),
+            };
+        }
         for category in &standard.categories {
             sqlx::query(
                 "INSERT INTO standard_categories (standard_id, number, name, declared_count) \
@@ -371,6 +391,11 @@ impl Store for SqlStore {
     async fn apply_import(&self, plan: &ImportPlan, recorded_at: &str) -> Result<(), StoreError> {
         let as_of = plan.as_of.map(|d| d.to_string()).unwrap_or_default();
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        // Optimistic concurrency: a plan made before another import committed is stale.
+        if read_units_version(&mut tx).await? != plan.based_on_version {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict);
+        }
         for batch in plan.inserts.chunks(INSERT_BATCH) {
             let mut insert = query(format!(
                 "INSERT INTO units (code, name, depth, kind, is_community, parent_code, \
@@ -448,6 +473,15 @@ impl Store for SqlStore {
         if !plan.is_empty() {
             recount(&mut tx).await?;
             bump_units_version(&mut tx).await?;
+            // A first import of a province (its baseline) dates nothing, so it sets no mark.
+            let dated = !plan.renames.is_empty()
+                || !plan.closes.is_empty()
+                || !plan.reopens.is_empty()
+                || !plan.moves.is_empty()
+                || plan.inserts.iter().any(|u| u.opened_on.is_some());
+            if dated {
+                set_state_in(&mut tx, "divisions_as_of", &as_of).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -615,16 +649,18 @@ impl Store for SqlStore {
         Ok(codes)
     }
 
-    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<(), StoreError> {
+    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<u64, StoreError> {
         let mut sets: Vec<&str> = rows.iter().map(|r| r.group_set.as_str()).collect();
         sets.sort_unstable();
         sets.dedup();
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut previous = 0;
         for set in sets {
-            sqlx::query("DELETE FROM unit_group_members WHERE group_set = $1")
+            previous += sqlx::query("DELETE FROM unit_group_members WHERE group_set = $1")
                 .bind(set)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
         }
         for batch in rows.chunks(INSERT_BATCH) {
             let mut insert = query(format!(
@@ -641,7 +677,7 @@ impl Store for SqlStore {
             insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(previous)
     }
 
     async fn groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
@@ -693,19 +729,37 @@ impl Store for SqlStore {
     }
 }
 
-async fn bump_units_version(tx: &mut sqlx::Transaction<'static, Any>) -> Result<(), StoreError> {
+async fn read_units_version(tx: &mut sqlx::Transaction<'static, Any>) -> Result<i64, StoreError> {
     let current: Option<String> =
         sqlx::query("SELECT value FROM app_state WHERE key = 'units_version'")
             .fetch_optional(&mut **tx)
             .await?
             .map(|r| r.try_get("value"))
             .transpose()?;
-    let next = current.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
+    match current {
+        None => Ok(0),
+        Some(text) => text
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("units_version {text}"))),
+    }
+}
+
+async fn bump_units_version(tx: &mut sqlx::Transaction<'static, Any>) -> Result<(), StoreError> {
+    let next = read_units_version(tx).await? + 1;
+    set_state_in(tx, "units_version", &next.to_string()).await
+}
+
+async fn set_state_in(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO app_state (key, value) VALUES ('units_version', $1) \
+        "INSERT INTO app_state (key, value) VALUES ($1, $2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
-    .bind(next.to_string())
+    .bind(key)
+    .bind(value)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -40,18 +40,38 @@ fn province() -> Vec<IncomingUnit> {
 }
 
 async fn import(store: &SqlStore, rows: &[IncomingUnit], date: &str) {
+    let version = store.units_version().await.unwrap();
     let existing = store.units_for_planning().await.unwrap();
-    let plan = plan_import(
+    let mut plan = plan_import(
         &existing,
         rows,
         ImportScope::FullProvinces,
         date.parse().unwrap(),
     )
     .unwrap();
+    plan.based_on_version = version;
     store
         .apply_import(&plan, "2010-01-01T00:00:00Z")
         .await
         .unwrap();
+}
+
+async fn a_stale_plan_is_refused(store: SqlStore) {
+    store.migrate().await.unwrap();
+    let stale = plan_import(
+        &[],
+        &province(),
+        ImportScope::FullProvinces,
+        "2010-01-01".parse().unwrap(),
+    )
+    .unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    assert_eq!(store.units_version().await.unwrap(), 1);
+    assert!(matches!(
+        store.apply_import(&stale, "2010-01-01T00:00:00Z").await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.units_version().await.unwrap(), 1);
 }
 
 async fn migrations_are_idempotent(store: SqlStore) {
@@ -238,10 +258,11 @@ async fn groups_cover_subtrees(store: SqlStore) {
     );
     assert!(store.groups_of(&code("230103")).await.unwrap().is_empty());
     // Re-importing a set replaces it.
-    store
+    let previous = store
         .replace_groups(&[membership("系统", "农垦", "230103500")])
         .await
         .unwrap();
+    assert_eq!(previous, 2);
     let groups = store.groups().await.unwrap();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].members, 1);
@@ -277,6 +298,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    a_stale_plan_is_refused,
     migrations_are_idempotent,
     a_newer_database_is_refused,
     standards_are_versioned,

@@ -12,6 +12,13 @@ pub enum WebError {
     Api(AppError),
     /// For pages: an error page in Chinese.
     Page(AppError),
+    /// A refusal made before any handler ran (bad method, unreadable query or path, size
+    /// limits), shown in the same two forms.
+    Refused {
+        status: StatusCode,
+        api: bool,
+        message: String,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -88,6 +95,76 @@ impl IntoResponse for WebError {
                     Err(_) => (status, title).into_response(),
                 }
             }
+            WebError::Refused {
+                status,
+                api,
+                message,
+            } => {
+                let code = match status {
+                    StatusCode::NOT_FOUND => "not_found",
+                    StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    StatusCode::REQUEST_TIMEOUT => "timeout",
+                    s if s.is_server_error() => "internal",
+                    _ => "bad_request",
+                };
+                if api {
+                    (
+                        status,
+                        Json(ErrorBody {
+                            error: code,
+                            message,
+                        }),
+                    )
+                        .into_response()
+                } else {
+                    let page = ErrorPage {
+                        status: status.as_u16(),
+                        title: "请求有误",
+                        message,
+                    };
+                    match page.render() {
+                        Ok(html) => (status, Html(html)).into_response(),
+                        Err(_) => status.into_response(),
+                    }
+                }
+            }
         }
     }
+}
+
+/// Gives error responses that axum or tower made (plain text or empty) the same JSON or page
+/// form as every other error.
+pub async fn normalise_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "不支持该请求方法".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => "请求内容过大".to_string(),
+        StatusCode::REQUEST_TIMEOUT => "请求处理超时，请稍后再试".to_string(),
+        StatusCode::NOT_FOUND => "页面不存在".to_string(),
+        s if s.is_server_error() => "服务器内部错误，请稍后再试或联系管理员".to_string(),
+        _ => "请求地址或参数无法识别（请检查编码和重复的参数）".to_string(),
+    };
+    WebError::Refused {
+        status,
+        api,
+        message,
+    }
+    .into_response()
 }

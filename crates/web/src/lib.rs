@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(ui::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(error::normalise_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::wait_until_ready,

@@ -275,3 +275,38 @@ async fn every_response_carries_security_headers() {
         assert!(headers.contains_key("referrer-policy"));
     }
 }
+
+#[tokio::test]
+async fn refusals_before_any_handler_are_json_too() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/units?q=a&q=b",
+        "/api/v1/units/%FF",
+        "/api/v1/units/%FF/children",
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body["error"], "bad_request", "{path}");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/units/23"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+    // Pages answer with a page.
+    let (status, html) = app.get_page("/units?q=a&q=b").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("请求地址或参数无法识别"));
+    // A huge code is not echoed back whole.
+    let long = "9".repeat(10_000);
+    let (status, body) = app.get_json(&format!("/api/v1/units/{long}")).await;
+    assert_eq!(status, 400);
+    assert!(body["message"].as_str().unwrap().len() < 200);
+    // Invisible characters are refused in searches.
+    let (status, _) = app.get_json("/api/v1/units?q=%E2%80%AE%E9%81%93").await;
+    assert_eq!(status, 400);
+}

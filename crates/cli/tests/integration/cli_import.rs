@@ -335,7 +335,7 @@ async fn provincial_units_and_groups_from_one_file() {
     let bad = db.data_dir.join("bad.csv");
     std::fs::write(
         &bad,
-        "code,name,parent_code\n230103500902,x,230103599\n230103500903,y,\n",
+        "code,name,parent_code\n230103599902,x,230103599\n230103500903,y,\n230103500904,z,23\n",
     )
     .unwrap();
     let (_, stderr) = text(&shequ(
@@ -343,7 +343,11 @@ async fn provincial_units_and_groups_from_one_file() {
         &["import", "divisions", bad.to_str().unwrap()],
     ));
     assert!(
-        stderr.contains("第 2 行：上级单位 230103599 不存在"),
+        stderr.contains("第 2 行：上级单位 230103599 不存在或已撤销"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("第 4 行：上级代码 23 与代码 230103500904 的前几位不一致"),
         "{stderr}"
     );
     assert!(
@@ -416,4 +420,235 @@ async fn a_second_standard_version_is_kept_beside_the_first() {
 fn text_of(output: &Output) -> String {
     let (a, b) = text(output);
     format!("{a}{b}")
+}
+
+#[tokio::test]
+async fn closing_many_units_needs_confirming_and_dates_only_move_forward() {
+    let db = TestDatabase::sqlite();
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    let villages = folder.join("villages.csv");
+    let original = std::fs::read_to_string(&villages).unwrap();
+    // Drop every village of Harbin's 道里区 (230102): far more than 5% of ... no: a few hundred.
+    let kept: String = original
+        .lines()
+        .filter(|l| !l.starts_with("2301"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&villages, &kept).unwrap();
+    let dropped = original.lines().count() - kept.lines().count();
+    assert!(dropped > 700, "{dropped}");
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "2011-01-01",
+        ],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("本次导入将撤销 {dropped} 个单位")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-mass-close"), "{stderr}");
+    let app = open(&db.data_dir).await;
+    assert_eq!(app.unit("23").await.unwrap().unit.counts.committee, 13877);
+
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "2011-01-01",
+            "--allow-mass-close",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("撤销 {dropped}")), "{stdout}");
+
+    // Going back in time is refused: a unit would close before it opened.
+    std::fs::write(&villages, &original).unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "2010-06-01",
+        ],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("早于上次区划导入的生效日期 2011-01-01"),
+        "{stderr}"
+    );
+
+    // Dates as offices write them, and clear words for bad ones.
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "import",
+            "divisions",
+            folder.to_str().unwrap(),
+            "--as-of",
+            "２０１２/1/1",
+        ],
+    );
+    assert!(output.status.success(), "{}", text_of(&output));
+    assert!(text(&output).0.contains("生效日期 2012-01-01"));
+    for bad in ["2012-02-30", "2012-13-01", "tomorrow"] {
+        let output = shequ(
+            &db.data_dir,
+            &[
+                "import",
+                "divisions",
+                folder.to_str().unwrap(),
+                "--as-of",
+                bad,
+            ],
+        );
+        let (_, stderr) = text(&output);
+        assert!(!output.status.success(), "{bad}");
+        assert!(stderr.contains("日期"), "{bad}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_header_only_file_or_an_ambiguous_pair_is_refused() {
+    let db = TestDatabase::sqlite();
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    std::fs::write(
+        folder.join("villages.csv"),
+        "code,name,streetCode,provinceCode,cityCode,areaCode\n",
+    )
+    .unwrap();
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    ));
+    assert!(stderr.contains("villages.csv：文件没有数据行"), "{stderr}");
+
+    let folder = copy_of_heilongjiang(&db.data_dir.join("second"));
+    let plain = std::fs::read(folder.join("streets.csv")).unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(&plain).unwrap();
+    std::fs::write(folder.join("streets.csv.gz"), encoder.finish().unwrap()).unwrap();
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    ));
+    assert!(
+        stderr.contains("同时有 streets.csv 和 streets.csv.gz"),
+        "{stderr}"
+    );
+
+    // An unclosed quote is named as such, on the last line too.
+    let folder = copy_of_heilongjiang(&db.data_dir.join("third"));
+    append(
+        &folder.join("villages.csv"),
+        "230102001097,\"未闭合,230102001,23,2301,230102\n",
+    );
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "divisions", folder.to_str().unwrap()],
+    ));
+    assert!(stderr.contains("可能缺少右引号"), "{stderr}");
+}
+
+#[tokio::test]
+async fn duplicate_group_rows_are_named() {
+    let db = TestDatabase::sqlite();
+    std::fs::create_dir_all(&db.data_dir).unwrap();
+    let groups = db.data_dir.join("groups.csv");
+    std::fs::write(
+        &groups,
+        "group_set,group,code\n系统,农垦,230103500\n系统,农垦,230103500\n",
+    )
+    .unwrap();
+    let (_, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "groups", groups.to_str().unwrap()],
+    ));
+    assert!(
+        stderr.contains("第 3 行（code 列）：与第 2 行重复"),
+        "{stderr}"
+    );
+    std::fs::write(&groups, "group_set,group,code\n系统,农垦/林业,230103500\n").unwrap();
+    let (stdout, stderr) = text(&shequ(
+        &db.data_dir,
+        &["import", "groups", groups.to_str().unwrap()],
+    ));
+    assert!(
+        stdout.contains("1 条成员（这些分组集原有 123 条成员，已整体替换）"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_imports_and_first_starts_apply_once() {
+    let db = TestDatabase::sqlite();
+    // Three processes' worth of first start at once, on one empty database.
+    let apps = [
+        open(&db.data_dir).await,
+        open(&db.data_dir).await,
+        open(&db.data_dir).await,
+    ];
+    let bundled = &shequ_app::Bundled::HEILONGJIANG;
+    let (a, b, c) = tokio::join!(
+        apps[0].initialise_if_empty(bundled),
+        apps[1].initialise_if_empty(bundled),
+        apps[2].initialise_if_empty(bundled)
+    );
+    for result in [a, b, c] {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    assert_eq!(
+        apps[0].unit("23").await.unwrap().unit.counts.committee,
+        13877
+    );
+
+    // The same rename from two importers at once is recorded once.
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    let villages = folder.join("villages.csv");
+    let renamed = std::fs::read_to_string(&villages)
+        .unwrap()
+        .replace("\"省报社社区居委会\"", "\"省报社新社区居委会\"");
+    std::fs::write(&villages, renamed).unwrap();
+    let (a, b) = tokio::join!(
+        import_folder(&apps[1], &folder),
+        import_folder(&apps[2], &folder)
+    );
+    assert_eq!(a.unwrap().renamed + b.unwrap().renamed, 1);
+    let code = DivisionCode::parse("230102001001").unwrap();
+    assert_eq!(apps[0].name_history(&code).await.unwrap().len(), 1);
+}
+
+async fn import_folder(
+    app: &App,
+    folder: &Path,
+) -> Result<shequ_app::ImportSummary, shequ_app::AppError> {
+    let read = |stem: &str| shequ_app::SourceFile {
+        name: format!("{stem}.csv"),
+        bytes: std::fs::read(folder.join(format!("{stem}.csv"))).unwrap(),
+    };
+    let files = shequ_app::national_files(
+        read("provinces"),
+        read("cities"),
+        read("areas"),
+        read("streets"),
+        read("villages"),
+    );
+    app.import_divisions(
+        shequ_app::DivisionSource::National(files),
+        shequ_app::ImportOptions::as_of("2011-01-01".parse().unwrap()),
+    )
+    .await
 }

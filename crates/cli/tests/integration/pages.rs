@@ -1,4 +1,4 @@
-use shequ_app::{DivisionSource, SourceFile};
+use shequ_app::{DivisionSource, ImportOptions, SourceFile};
 
 use crate::helpers::spawn_app;
 
@@ -112,7 +112,10 @@ async fn pages_escape_what_they_show() {
             .to_vec(),
     };
     app.app
-        .import_divisions(DivisionSource::OneFile(file), "2010-05-01".parse().unwrap())
+        .import_divisions(
+            DivisionSource::OneFile(file),
+            ImportOptions::as_of("2010-05-01".parse().unwrap()),
+        )
         .await
         .unwrap();
     for path in ["/units/230102001901", "/units/230102001", "/units?q=script"] {
@@ -132,4 +135,22 @@ async fn pages_escape_what_they_show() {
     let (_, unit) = app.get_json("/api/v1/units/230102001901").await;
     assert_eq!(unit["name"], "<script>alert(1)</script>&\"'");
     assert_eq!(unit["opened_on"], "2010-05-01");
+}
+
+#[tokio::test]
+async fn group_links_survive_slashes_in_names() {
+    let app = spawn_app().await;
+    let file = SourceFile {
+        name: "g.csv".into(),
+        bytes: "group_set,group,code\n系统,农垦/林业,230103500\n"
+            .as_bytes()
+            .to_vec(),
+    };
+    app.app.import_groups(&file).await.unwrap();
+    let (_, html) = app.get_page("/groups").await;
+    let href = "/groups/%E7%B3%BB%E7%BB%9F/%E5%86%9C%E5%9E%A6%2F%E6%9E%97%E4%B8%9A";
+    assert!(html.contains(href), "{html}");
+    let (status, html) = app.get_page(href).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("红旗农场"));
 }
