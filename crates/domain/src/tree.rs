@@ -500,6 +500,31 @@ mod tests {
         ]
     }
 
+    /// What the store holds after a first import of the small province.
+    fn baseline() -> Vec<StoredUnit> {
+        let first = plan_import(
+            &[],
+            &small_province(),
+            ImportScope::FullProvinces,
+            date("2010-01-01"),
+        )
+        .unwrap();
+        stored_from(&first)
+    }
+
+    /// A row of a province's own one-file layout.
+    fn provincial(c: &str, name: &str, parent: &str, line: u64) -> IncomingUnit {
+        IncomingUnit {
+            code: code(c),
+            name: name.into(),
+            parent: ParentSpec::Explicit(Some(code(parent))),
+            origin: Origin {
+                file: "extra.csv".into(),
+                line,
+            },
+        }
+    }
+
     fn stored_from(plan: &ImportPlan) -> Vec<StoredUnit> {
         plan.inserts
             .iter()
@@ -653,23 +678,8 @@ mod tests {
 
     #[test]
     fn provincial_units_close_with_their_closed_parent() {
-        let first = plan_import(
-            &[],
-            &small_province(),
-            ImportScope::FullProvinces,
-            date("2010-01-01"),
-        )
-        .unwrap();
-        let mut stored = stored_from(&first);
-        let added = IncomingUnit {
-            code: code("230102001901"),
-            name: "自设".into(),
-            parent: ParentSpec::Explicit(Some(code("230102001"))),
-            origin: Origin {
-                file: "extra.csv".into(),
-                line: 2,
-            },
-        };
+        let mut stored = baseline();
+        let added = provincial("230102001901", "自设", "230102001", 2);
         let plan = plan_import(
             &stored,
             &[added],
@@ -698,23 +708,8 @@ mod tests {
 
     #[test]
     fn provincial_additions_name_their_parent_and_are_not_closed_by_a_national_import() {
-        let first = plan_import(
-            &[],
-            &small_province(),
-            ImportScope::FullProvinces,
-            date("2010-01-01"),
-        )
-        .unwrap();
-        let mut stored = stored_from(&first);
-        let added = IncomingUnit {
-            code: code("230102001901"),
-            name: "生活区".into(),
-            parent: ParentSpec::Explicit(Some(code("230102001"))),
-            origin: Origin {
-                file: "extra.csv".into(),
-                line: 2,
-            },
-        };
+        let mut stored = baseline();
+        let added = provincial("230102001901", "生活区", "230102001", 2);
         let plan = plan_import(
             &stored,
             &[added],
@@ -738,32 +733,9 @@ mod tests {
 
     #[test]
     fn provincial_rows_must_agree_with_their_codes_and_not_touch_national_units() {
-        let first = plan_import(
-            &[],
-            &small_province(),
-            ImportScope::FullProvinces,
-            date("2010-01-01"),
-        )
-        .unwrap();
-        let stored = stored_from(&first);
-        let elsewhere = IncomingUnit {
-            code: code("230102001901"),
-            name: "x".into(),
-            parent: ParentSpec::Explicit(Some(code("23"))),
-            origin: Origin {
-                file: "extra.csv".into(),
-                line: 2,
-            },
-        };
-        let national = IncomingUnit {
-            code: code("230102001001"),
-            name: "改名".into(),
-            parent: ParentSpec::Explicit(Some(code("230102001"))),
-            origin: Origin {
-                file: "extra.csv".into(),
-                line: 3,
-            },
-        };
+        let stored = baseline();
+        let elsewhere = provincial("230102001901", "x", "23", 2);
+        let national = provincial("230102001001", "改名", "230102001", 3);
         let problems = plan_import(
             &stored,
             &[elsewhere, national],
@@ -786,15 +758,7 @@ mod tests {
 
     #[test]
     fn an_explicit_parent_must_be_higher_and_exist() {
-        let bad = IncomingUnit {
-            code: code("230102001901"),
-            name: "x".into(),
-            parent: ParentSpec::Explicit(Some(code("230102001902"))),
-            origin: Origin {
-                file: "extra.csv".into(),
-                line: 2,
-            },
-        };
+        let bad = provincial("230102001901", "x", "230102001902", 2);
         let problems =
             plan_import(&[], &[bad], ImportScope::Additions, date("2010-05-01")).unwrap_err();
         assert!(problems[0].problem.contains("不高于"));
@@ -802,14 +766,7 @@ mod tests {
 
     #[test]
     fn a_closed_unit_that_reappears_is_reopened() {
-        let first = plan_import(
-            &[],
-            &small_province(),
-            ImportScope::FullProvinces,
-            date("2010-01-01"),
-        )
-        .unwrap();
-        let mut stored = stored_from(&first);
+        let mut stored = baseline();
         stored[5].closed_on = Some(date("2010-06-01"));
         let plan = plan_import(
             &stored,

@@ -21,6 +21,14 @@ fn shequ(data_dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `shequ import WHAT PATH EXTRA...` on a data directory.
+fn import(data_dir: &Path, what: &str, path: &Path, extra: &[&str]) -> Output {
+    let path = path.to_str().unwrap();
+    let mut args = vec!["import", what, path];
+    args.extend_from_slice(extra);
+    shequ(data_dir, &args)
+}
+
 fn text(output: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -73,13 +81,11 @@ async fn snapshot(data_dir: &Path) -> Vec<String> {
 #[tokio::test]
 async fn importing_the_same_files_again_changes_nothing_plain_or_gzipped() {
     let db = TestDatabase::sqlite();
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            repo_path("data/divisions/23").to_str().unwrap(),
-        ],
+        "divisions",
+        &repo_path("data/divisions/23"),
+        &[],
     );
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
@@ -99,7 +105,7 @@ async fn importing_the_same_files_again_changes_nothing_plain_or_gzipped() {
         std::fs::write(gz.join(format!("{stem}.csv.gz")), encoder.finish().unwrap()).unwrap();
     }
     let before = snapshot(&db.data_dir).await;
-    let output = shequ(&db.data_dir, &["import", "divisions", gz.to_str().unwrap()]);
+    let output = import(&db.data_dir, "divisions", &gz, &[]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("未变 15720"), "{stdout}");
@@ -130,15 +136,11 @@ async fn renamed_new_and_missing_units_with_as_of() {
     );
     std::fs::write(&villages, bytes).unwrap();
 
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "2011-03-01",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "2011-03-01"],
     );
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
@@ -164,15 +166,11 @@ async fn renamed_new_and_missing_units_with_as_of() {
 
     // Bringing the original back reopens the closed unit and restores the name.
     std::fs::write(&villages, original).unwrap();
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "2012-01-01",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "2012-01-01"],
     );
     let (stdout, _) = text(&output);
     assert!(
@@ -215,10 +213,7 @@ async fn a_bad_file_is_refused_whole_with_file_line_and_problem() {
         .replace("\"索菲亚社区居委会\"", "\"改名\"");
     std::fs::write(&villages, good_change).unwrap();
 
-    let output = shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "divisions", &folder, &[]);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     let file = villages.display().to_string();
@@ -251,10 +246,7 @@ async fn a_bad_file_is_refused_whole_with_file_line_and_problem() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&villages, fixed).unwrap();
-    let output = shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "divisions", &folder, &[]);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     assert!(
@@ -284,10 +276,7 @@ async fn missing_files_and_columns_are_named() {
         "code,title,provinceCode\n2301,哈尔滨市,23\n",
     )
     .unwrap();
-    let output = shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "divisions", &folder, &[]);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     assert!(
@@ -296,10 +285,7 @@ async fn missing_files_and_columns_are_named() {
     );
 
     std::fs::remove_file(folder.join("streets.csv")).unwrap();
-    let output = shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "divisions", &folder, &[]);
     let (_, stderr) = text(&output);
     assert!(stderr.contains("缺少 streets.csv"), "{stderr}");
 
@@ -318,15 +304,11 @@ async fn provincial_units_and_groups_from_one_file() {
         "code,name,parent_code\n230103500499,红旗农场第九生活区,230103500\n",
     )
     .unwrap();
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            extra.to_str().unwrap(),
-            "--as-of",
-            "2010-06-01",
-        ],
+        "divisions",
+        &extra,
+        &["--as-of", "2010-06-01"],
     );
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
@@ -338,10 +320,7 @@ async fn provincial_units_and_groups_from_one_file() {
         "code,name,parent_code\n230103599902,x,230103599\n230103500903,y,\n230103500904,z,23\n",
     )
     .unwrap();
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "divisions", bad.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "divisions", &bad, &[]));
     assert!(
         stderr.contains("第 2 行：上级单位 230103599 不存在或已撤销"),
         "{stderr}"
@@ -361,10 +340,7 @@ async fn provincial_units_and_groups_from_one_file() {
         "group_set,group,code\n系统,农垦,230103500\n系统,农垦,239999500\n",
     )
     .unwrap();
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "groups", groups.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "groups", &groups, &[]));
     assert!(
         stderr.contains("第 3 行（code 列）：单位 239999500 不存在"),
         "{stderr}"
@@ -390,15 +366,9 @@ async fn a_second_standard_version_is_kept_beside_the_first() {
         .unwrap()
         .replace("id = \"hlj-2010\"", "id = \"hlj-2021\"");
     std::fs::write(&second, toml).unwrap();
-    let output = shequ(
-        &db.data_dir,
-        &["import", "standard", second.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "standard", &second, &[]);
     assert!(output.status.success(), "{}", text_of(&output));
-    let output = shequ(
-        &db.data_dir,
-        &["import", "standard", second.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "standard", &second, &[]);
     assert!(text(&output).0.contains("已存在"));
     let app = open(&db.data_dir).await;
     assert_eq!(
@@ -409,10 +379,7 @@ async fn a_second_standard_version_is_kept_beside_the_first() {
 
     let broken = db.data_dir.join("broken.toml");
     std::fs::write(&broken, "id = \"x\"\n").unwrap();
-    let output = shequ(
-        &db.data_dir,
-        &["import", "standard", broken.to_str().unwrap()],
-    );
+    let output = import(&db.data_dir, "standard", &broken, &[]);
     assert!(!output.status.success());
     assert!(text(&output).1.contains("标准文件格式错误"));
 }
@@ -437,15 +404,11 @@ async fn closing_many_units_needs_confirming_and_dates_only_move_forward() {
     std::fs::write(&villages, &kept).unwrap();
     let dropped = original.lines().count() - kept.lines().count();
     assert!(dropped > 700, "{dropped}");
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "2011-01-01",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "2011-01-01"],
     );
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
@@ -457,16 +420,11 @@ async fn closing_many_units_needs_confirming_and_dates_only_move_forward() {
     let app = open(&db.data_dir).await;
     assert_eq!(app.unit("23").await.unwrap().unit.counts.committee, 13877);
 
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "2011-01-01",
-            "--allow-mass-close",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "2011-01-01", "--allow-mass-close"],
     );
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
@@ -474,15 +432,11 @@ async fn closing_many_units_needs_confirming_and_dates_only_move_forward() {
 
     // Going back in time is refused: a unit would close before it opened.
     std::fs::write(&villages, &original).unwrap();
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "2010-06-01",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "2010-06-01"],
     );
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
@@ -492,29 +446,16 @@ async fn closing_many_units_needs_confirming_and_dates_only_move_forward() {
     );
 
     // Dates as offices write them, and clear words for bad ones.
-    let output = shequ(
+    let output = import(
         &db.data_dir,
-        &[
-            "import",
-            "divisions",
-            folder.to_str().unwrap(),
-            "--as-of",
-            "２０１２/1/1",
-        ],
+        "divisions",
+        &folder,
+        &["--as-of", "２０１２/1/1"],
     );
     assert!(output.status.success(), "{}", text_of(&output));
     assert!(text(&output).0.contains("生效日期 2012-01-01"));
     for bad in ["2012-02-30", "2012-13-01", "tomorrow"] {
-        let output = shequ(
-            &db.data_dir,
-            &[
-                "import",
-                "divisions",
-                folder.to_str().unwrap(),
-                "--as-of",
-                bad,
-            ],
-        );
+        let output = import(&db.data_dir, "divisions", &folder, &["--as-of", bad]);
         let (_, stderr) = text(&output);
         assert!(!output.status.success(), "{bad}");
         assert!(stderr.contains("日期"), "{bad}: {stderr}");
@@ -530,10 +471,7 @@ async fn a_header_only_file_or_an_ambiguous_pair_is_refused() {
         "code,name,streetCode,provinceCode,cityCode,areaCode\n",
     )
     .unwrap();
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "divisions", &folder, &[]));
     assert!(stderr.contains("villages.csv：文件没有数据行"), "{stderr}");
 
     let folder = copy_of_heilongjiang(&db.data_dir.join("second"));
@@ -541,10 +479,7 @@ async fn a_header_only_file_or_an_ambiguous_pair_is_refused() {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(&plain).unwrap();
     std::fs::write(folder.join("streets.csv.gz"), encoder.finish().unwrap()).unwrap();
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "divisions", &folder, &[]));
     assert!(
         stderr.contains("同时有 streets.csv 和 streets.csv.gz"),
         "{stderr}"
@@ -556,10 +491,7 @@ async fn a_header_only_file_or_an_ambiguous_pair_is_refused() {
         &folder.join("villages.csv"),
         "230102001097,\"未闭合,230102001,23,2301,230102\n",
     );
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "divisions", folder.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "divisions", &folder, &[]));
     assert!(stderr.contains("可能缺少右引号"), "{stderr}");
 }
 
@@ -573,19 +505,13 @@ async fn duplicate_group_rows_are_named() {
         "group_set,group,code\n系统,农垦,230103500\n系统,农垦,230103500\n",
     )
     .unwrap();
-    let (_, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "groups", groups.to_str().unwrap()],
-    ));
+    let (_, stderr) = text(&import(&db.data_dir, "groups", &groups, &[]));
     assert!(
         stderr.contains("第 3 行（code 列）：与第 2 行重复"),
         "{stderr}"
     );
     std::fs::write(&groups, "group_set,group,code\n系统,农垦/林业,230103500\n").unwrap();
-    let (stdout, stderr) = text(&shequ(
-        &db.data_dir,
-        &["import", "groups", groups.to_str().unwrap()],
-    ));
+    let (stdout, stderr) = text(&import(&db.data_dir, "groups", &groups, &[]));
     assert!(
         stdout.contains("1 条成员（这些分组集原有 123 条成员，已整体替换）"),
         "{stdout}{stderr}"
