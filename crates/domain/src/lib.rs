@@ -3,6 +3,7 @@
 //!
 //! Nothing here does I/O; the store, interchange, app, web and CLI crates all share these rules.
 
+pub mod access;
 pub mod codes;
 pub mod numerals;
 pub mod standard;
