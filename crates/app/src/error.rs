@@ -9,6 +9,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Signed in, but the role or scope does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not signed in, or the session has ended.
+    #[error("{0}")]
+    Unauthenticated(String),
     /// A file had problems; nothing was written.
     #[error("文件有 {} 处错误，未导入任何数据：\n{}", .0.len(), summarise(.0))]
     InvalidFile(Vec<FileProblem>),
@@ -41,6 +47,8 @@ impl AppError {
             self,
             AppError::NotFound(_)
                 | AppError::BadRequest(_)
+                | AppError::Forbidden(_)
+                | AppError::Unauthenticated(_)
                 | AppError::InvalidFile(_)
                 | AppError::Standard(_)
                 | AppError::Store(StoreError::StandardConflict(_))

@@ -1,7 +1,9 @@
 //! Use cases: what the web UI, the API and the command line can do, with their checks, in one
 //! place. Handlers and commands stay thin and call these.
 
+mod audit;
 mod bundled;
+mod caller;
 mod error;
 mod search;
 mod tree;
@@ -13,11 +15,15 @@ use shequ_interchange::NationalFiles;
 use shequ_store::Store;
 use tokio::sync::RwLock;
 
+pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
+pub use caller::Caller;
 pub use error::AppError;
 pub use shequ_domain as domain;
 pub use shequ_interchange::{FileProblem, SourceFile};
-pub use shequ_store::{Backend, GroupSummary, NameChange, SaveOutcome, StoreError};
+pub use shequ_store::{
+    AuditEntry, AuditRecord, Backend, GroupSummary, NameChange, SaveOutcome, StoreError,
+};
 pub use tree::{
     DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,
     UnitView,
@@ -65,16 +71,27 @@ impl App {
     }
 
     /// Loads the bundled standard, Heilongjiang divisions and groups into an empty database.
-    pub async fn initialise_if_empty(&self, bundled: &Bundled) -> Result<InitOutcome, AppError> {
+    pub async fn initialise_if_empty(
+        &self,
+        bundled: &Bundled,
+        caller: &Caller,
+    ) -> Result<InitOutcome, AppError> {
         if self.is_initialised().await? {
             return Ok(InitOutcome::AlreadyInitialised);
         }
-        self.add_standard(bundled.standard_toml).await?;
+        self.add_standard(bundled.standard_toml, caller).await?;
         let units = self
-            .import_divisions(bundled.divisions(), tree::ImportOptions::as_of(today()))
+            .import_divisions(
+                bundled.divisions(),
+                tree::ImportOptions::as_of(today()),
+                caller,
+            )
             .await?
             .inserted;
-        let groups = self.import_groups(&bundled.groups()).await?.memberships;
+        let groups = self
+            .import_groups(&bundled.groups(), caller)
+            .await?
+            .memberships;
         self.store
             .set_state(INITIALISED_KEY, &jiff::Timestamp::now().to_string())
             .await?;
@@ -82,9 +99,28 @@ impl App {
     }
 
     /// Adds a standard version (kept beside earlier ones) and makes it current.
-    pub async fn add_standard(&self, toml_text: &str) -> Result<SaveOutcome, AppError> {
+    pub async fn add_standard(
+        &self,
+        toml_text: &str,
+        caller: &Caller,
+    ) -> Result<SaveOutcome, AppError> {
+        caller.require_operator_or_province_admin()?;
         let standard = Standard::from_toml(toml_text)?;
-        let outcome = self.store.add_standard(&standard, toml_text).await?;
+        let audit = caller.audit(
+            "standard.add",
+            None,
+            &standard.id,
+            &format!(
+                "新增标准版本 {}（{} 项服务，{} 项指标）",
+                standard.id,
+                standard.items().count(),
+                standard.indicators().count()
+            ),
+        );
+        let outcome = self
+            .store
+            .add_standard(&standard, toml_text, &audit)
+            .await?;
         *self.standard.write().await = None;
         Ok(outcome)
     }

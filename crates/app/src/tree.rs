@@ -13,7 +13,7 @@ use unicode_normalization::UnicodeNormalization;
 use std::sync::Arc;
 
 use crate::search::NameIndex;
-use crate::{App, AppError};
+use crate::{App, AppError, Caller};
 
 /// Most search results returned at once.
 pub const SEARCH_LIMIT: i64 = 50;
@@ -109,8 +109,14 @@ impl App {
         &self,
         source: DivisionSource,
         options: ImportOptions,
+        caller: &Caller,
     ) -> Result<ImportSummary, AppError> {
+        caller.require_operator_or_province_admin()?;
         let as_of = options.as_of;
+        let object = match &source {
+            DivisionSource::National(files) => files.provinces.name.clone(),
+            DivisionSource::OneFile(file) => file.name.clone(),
+        };
         self.check_as_of(as_of).await?;
         let (incoming, scope) = match &source {
             DivisionSource::National(files) => (
@@ -146,9 +152,22 @@ impl App {
             if plan.is_empty() {
                 return Ok(summary);
             }
+            let audit = caller.audit(
+                "import.divisions",
+                None,
+                &object,
+                &format!(
+                    "生效日期 {as_of}：新增 {}，更名 {}，调整上级 {}，恢复 {}，撤销 {}",
+                    summary.inserted,
+                    summary.renamed,
+                    summary.moved,
+                    summary.reopened,
+                    summary.closed
+                ),
+            );
             match self
                 .store
-                .apply_import(&plan, &jiff::Timestamp::now().to_string())
+                .apply_import(&plan, &jiff::Timestamp::now().to_string(), &audit)
                 .await
             {
                 Ok(()) => return Ok(summary),
@@ -184,7 +203,12 @@ impl App {
 
     /// Imports a group file: for every group set it names, the file becomes that set's whole
     /// membership. Every code must be a known unit.
-    pub async fn import_groups(&self, file: &SourceFile) -> Result<GroupImportSummary, AppError> {
+    pub async fn import_groups(
+        &self,
+        file: &SourceFile,
+        caller: &Caller,
+    ) -> Result<GroupImportSummary, AppError> {
+        caller.require_operator_or_province_admin()?;
         let rows = shequ_interchange::read_groups(file).map_err(AppError::InvalidFile)?;
         let mut first_seen: HashMap<(&str, &str, &DivisionCode), u64> = HashMap::new();
         let mut duplicates = Vec::new();
@@ -237,12 +261,25 @@ impl App {
                 code: r.code,
             })
             .collect();
-        let previous = self.store.replace_groups(&memberships).await?;
         let sets: HashSet<&str> = memberships.iter().map(|m| m.group_set.as_str()).collect();
         let groups: HashSet<(&str, &str)> = memberships
             .iter()
             .map(|m| (m.group_set.as_str(), m.group.as_str()))
             .collect();
+        let mut set_names: Vec<&str> = sets.iter().copied().collect();
+        set_names.sort_unstable();
+        let audit = caller.audit(
+            "import.groups",
+            None,
+            &file.name,
+            &format!(
+                "分组集 {}：{} 个分组，{} 条成员（整体替换）",
+                set_names.join("、"),
+                groups.len(),
+                memberships.len()
+            ),
+        );
+        let previous = self.store.replace_groups(&memberships, &audit).await?;
         Ok(GroupImportSummary {
             group_sets: sets.len(),
             groups: groups.len(),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use shequ_app::{
-    App, Bundled, DivisionSource, ImportOptions, InitOutcome, SaveOutcome, SourceFile,
+    App, Bundled, Caller, DivisionSource, ImportOptions, InitOutcome, SaveOutcome, SourceFile,
 };
 use shequ_web::AppState;
 
@@ -56,7 +56,9 @@ async fn open_initialised(options: &DatabaseOptions) -> anyhow::Result<App> {
 
 async fn initialise(app: &App) -> anyhow::Result<()> {
     let spinner = spinner("首次启动：载入 2010 年标准与黑龙江省区划代码……");
-    let outcome = app.initialise_if_empty(&Bundled::HEILONGJIANG).await;
+    let outcome = app
+        .initialise_if_empty(&Bundled::HEILONGJIANG, &Caller::operator())
+        .await;
     spinner.finish_and_clear();
     match outcome? {
         InitOutcome::AlreadyInitialised => {}
@@ -94,7 +96,7 @@ async fn serve(options: &DatabaseOptions, listen: std::net::SocketAddr) -> anyho
     let init = tokio::spawn(async move {
         match init_state
             .app
-            .initialise_if_empty(&Bundled::HEILONGJIANG)
+            .initialise_if_empty(&Bundled::HEILONGJIANG, &Caller::operator())
             .await
         {
             Ok(outcome) => {
@@ -184,7 +186,9 @@ async fn import_divisions(app: &App, path: &Path, options: ImportOptions) -> any
         DivisionSource::OneFile(read_source(path)?)
     };
     let bar = spinner("核对并导入区划代码（全部通过才写入）……");
-    let result = app.import_divisions(source, options).await;
+    let result = app
+        .import_divisions(source, options, &Caller::operator())
+        .await;
     bar.finish_and_clear();
     let summary = result?;
     println!(
@@ -202,7 +206,9 @@ async fn import_divisions(app: &App, path: &Path, options: ImportOptions) -> any
 }
 
 async fn import_groups(app: &App, file: &Path) -> anyhow::Result<()> {
-    let summary = app.import_groups(&read_source(file)?).await?;
+    let summary = app
+        .import_groups(&read_source(file)?, &Caller::operator())
+        .await?;
     println!(
         "分组导入完成：{} 个分组集，{} 个分组，{} 条成员（这些分组集原有 {} 条成员，已整体替换）",
         summary.group_sets, summary.groups, summary.memberships, summary.previous
@@ -213,7 +219,7 @@ async fn import_groups(app: &App, file: &Path) -> anyhow::Result<()> {
 async fn import_standard(app: &App, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("无法读取 {}（应为 UTF-8 编码的 TOML 文件）", file.display()))?;
-    match app.add_standard(&text).await? {
+    match app.add_standard(&text, &Caller::operator()).await? {
         SaveOutcome::Added => println!("已载入新标准版本，并设为当前版本"),
         SaveOutcome::AlreadyPresent => println!("该标准版本已存在，内容相同，未作改动"),
     }

@@ -61,6 +61,32 @@ pub enum UnitQuery {
     NameContains(String),
 }
 
+/// One line of the audit log, written in the same transaction as the change it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// A username, or `cli:<operating-system user>` for the command line.
+    pub actor: String,
+    pub role: String,
+    /// What was done, such as `import.divisions` or `user.create`.
+    pub action: String,
+    /// The unit the change concerns, if any (its ancestors are filled in by the store).
+    pub unit: Option<DivisionCode>,
+    /// The object changed, such as a file name, a standard version or a username.
+    pub object: String,
+    /// A short before/after summary.
+    pub summary: String,
+    /// The client address, or `cli`.
+    pub client: String,
+}
+
+/// An audit log line as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub entry: AuditEntry,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     fn backend(&self) -> Backend;
@@ -77,6 +103,7 @@ pub trait Store: Send + Sync {
         &self,
         standard: &Standard,
         source_toml: &str,
+        audit: &AuditEntry,
     ) -> Result<SaveOutcome, StoreError>;
     /// The most recently added version, as its TOML text.
     async fn current_standard(&self) -> Result<Option<String>, StoreError>;
@@ -85,7 +112,12 @@ pub trait Store: Send + Sync {
     /// Every unit, as much as import planning needs.
     async fn units_for_planning(&self) -> Result<Vec<StoredUnit>, StoreError>;
     /// Applies a whole import in one transaction and brings the counts up to date.
-    async fn apply_import(&self, plan: &ImportPlan, recorded_at: &str) -> Result<(), StoreError>;
+    async fn apply_import(
+        &self,
+        plan: &ImportPlan,
+        recorded_at: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 
     async fn unit(&self, code: &DivisionCode) -> Result<Option<Unit>, StoreError>;
     /// Direct children, open and closed, in code order.
@@ -113,11 +145,26 @@ pub trait Store: Send + Sync {
 
     /// Replaces the memberships of every group set named in `rows` with `rows`; returns how many
     /// memberships those sets had before.
-    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<u64, StoreError>;
+    async fn replace_groups(
+        &self,
+        rows: &[GroupMembership],
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError>;
     async fn groups(&self) -> Result<Vec<GroupSummary>, StoreError>;
     /// Groups whose membership covers the unit (listed for it or for an ancestor).
     async fn groups_of(&self, code: &DivisionCode) -> Result<Vec<(String, String)>, StoreError>;
     async fn group_members(&self, group_set: &str, group: &str) -> Result<Vec<Unit>, StoreError>;
+
+    /// Appends an entry on its own (for events that change nothing else, such as sign-ins).
+    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Newest first; entries for the unit and everything below it (all when `unit` is None),
+    /// older than `before_id` when given.
+    async fn audit_entries(
+        &self,
+        unit: Option<&DivisionCode>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Opens the store a URL names (`sqlite://PATH` or `postgres://...`) and applies migrations.

@@ -15,7 +15,10 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
 
 use crate::error::StoreError;
-use crate::{GroupMembership, GroupSummary, NameChange, SaveOutcome, Store, UnitQuery};
+use crate::{
+    AuditEntry, AuditRecord, GroupMembership, GroupSummary, NameChange, SaveOutcome, Store,
+    UnitQuery,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -264,6 +267,7 @@ impl Store for SqlStore {
         &self,
         standard: &Standard,
         source_toml: &str,
+        audit: &AuditEntry,
     ) -> Result<SaveOutcome, StoreError> {
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
         let existing = sqlx::query("SELECT source_toml FROM standards WHERE id = $1")
@@ -344,6 +348,7 @@ impl Store for SqlStore {
                 .bind(indicator.text.clone());
         }
         insert.execute(&mut *tx).await?;
+        audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(SaveOutcome::Added)
     }
@@ -388,7 +393,12 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn apply_import(&self, plan: &ImportPlan, recorded_at: &str) -> Result<(), StoreError> {
+    async fn apply_import(
+        &self,
+        plan: &ImportPlan,
+        recorded_at: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let as_of = plan.as_of.map(|d| d.to_string()).unwrap_or_default();
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
         // Optimistic concurrency: a plan made before another import committed is stale.
@@ -482,6 +492,7 @@ impl Store for SqlStore {
             if dated {
                 set_state_in(&mut tx, "divisions_as_of", &as_of).await?;
             }
+            audit_in(&mut tx, audit).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -649,7 +660,11 @@ impl Store for SqlStore {
         Ok(codes)
     }
 
-    async fn replace_groups(&self, rows: &[GroupMembership]) -> Result<u64, StoreError> {
+    async fn replace_groups(
+        &self,
+        rows: &[GroupMembership],
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
         let mut sets: Vec<&str> = rows.iter().map(|r| r.group_set.as_str()).collect();
         sets.sort_unstable();
         sets.dedup();
@@ -676,6 +691,7 @@ impl Store for SqlStore {
             }
             insert.execute(&mut *tx).await?;
         }
+        audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(previous)
     }
@@ -715,6 +731,54 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_entries(
+        &self,
+        unit: Option<&DivisionCode>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let unit_filter = if unit.is_some() {
+            "(unit_code = $1 OR province_code = $1 OR prefecture_code = $1 \
+             OR county_code = $1 OR township_code = $1)"
+        } else {
+            "($1 = $1)"
+        };
+        let sql = format!(
+            "SELECT id, at, actor, role, action, unit_code, object, summary, client \
+             FROM audit_log WHERE {unit_filter} AND id < $2 ORDER BY id DESC LIMIT $3"
+        );
+        let rows = query(sql)
+            .bind(unit.map_or_else(String::new, |u| u.as_str().to_string()))
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    entry: AuditEntry {
+                        actor: r.try_get("actor")?,
+                        role: r.try_get("role")?,
+                        action: r.try_get("action")?,
+                        unit: optional_code(r, "unit_code")?,
+                        object: r.try_get("object")?,
+                        summary: r.try_get("summary")?,
+                        client: r.try_get("client")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
     async fn group_members(&self, group_set: &str, group: &str) -> Result<Vec<Unit>, StoreError> {
         let sql = format!(
             "SELECT {UNIT_COLUMNS} JOIN unit_group_members m ON m.unit_code = u.code \
@@ -727,6 +791,45 @@ impl Store for SqlStore {
             .await?;
         units_from_rows(&rows)
     }
+}
+
+/// Writes an audit entry inside the transaction of the change it records.
+pub(crate) async fn audit_in(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    let ancestors = match &audit.unit {
+        Some(code) => sqlx::query(
+            "SELECT province_code, prefecture_code, county_code, township_code FROM units WHERE code = $1",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| ancestors_of(&row))
+        .transpose()?
+        .unwrap_or_default(),
+        None => Ancestors::default(),
+    };
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, role, action, unit_code, province_code, \
+         prefecture_code, county_code, township_code, object, summary, client) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(jiff::Timestamp::now().to_string())
+    .bind(&audit.actor)
+    .bind(&audit.role)
+    .bind(&audit.action)
+    .bind(audit.unit.as_ref().map(|c| c.as_str().to_string()))
+    .bind(code_str(&ancestors.province))
+    .bind(code_str(&ancestors.prefecture))
+    .bind(code_str(&ancestors.county))
+    .bind(code_str(&ancestors.township))
+    .bind(&audit.object)
+    .bind(&audit.summary)
+    .bind(&audit.client)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn read_units_version(tx: &mut sqlx::Transaction<'static, Any>) -> Result<i64, StoreError> {

@@ -5,7 +5,21 @@ use shequ_domain::codes::DivisionCode;
 use shequ_domain::standard::Standard;
 use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
 use shequ_store::testing::TestDatabase;
-use shequ_store::{GroupMembership, SaveOutcome, SqlStore, Store, StoreError, UnitQuery};
+use shequ_store::{
+    AuditEntry, GroupMembership, SaveOutcome, SqlStore, Store, StoreError, UnitQuery,
+};
+
+fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        actor: "cli:tester".into(),
+        role: "operator".into(),
+        action: action.into(),
+        unit: unit.map(code),
+        object: "t.csv".into(),
+        summary: "测试".into(),
+        client: "cli".into(),
+    }
+}
 
 fn code(s: &str) -> DivisionCode {
     DivisionCode::parse(s).unwrap()
@@ -51,7 +65,11 @@ async fn import(store: &SqlStore, rows: &[IncomingUnit], date: &str) {
     .unwrap();
     plan.based_on_version = version;
     store
-        .apply_import(&plan, "2010-01-01T00:00:00Z")
+        .apply_import(
+            &plan,
+            "2010-01-01T00:00:00Z",
+            &audit("import.divisions", None),
+        )
         .await
         .unwrap();
 }
@@ -68,10 +86,53 @@ async fn a_stale_plan_is_refused(store: SqlStore) {
     import(&store, &province(), "2010-01-01").await;
     assert_eq!(store.units_version().await.unwrap(), 1);
     assert!(matches!(
-        store.apply_import(&stale, "2010-01-01T00:00:00Z").await,
+        store
+            .apply_import(
+                &stale,
+                "2010-01-01T00:00:00Z",
+                &audit("import.divisions", None)
+            )
+            .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.units_version().await.unwrap(), 1);
+}
+
+async fn audit_entries_are_filtered_by_subtree_and_paged(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    for unit in ["230102001001", "230103500400", "2301"] {
+        store
+            .append_audit(&audit("test.write", Some(unit)))
+            .await
+            .unwrap();
+    }
+    let all = store.audit_entries(None, None, 50).await.unwrap();
+    assert_eq!(all.len(), 4, "the import and three writes");
+    assert_eq!(all[0].entry.unit, Some(code("2301")), "newest first");
+    let county = store
+        .audit_entries(Some(&code("230102")), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(county.len(), 1);
+    assert_eq!(county[0].entry.unit, Some(code("230102001001")));
+    let city = store
+        .audit_entries(Some(&code("2301")), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(city.len(), 3);
+    let page = store
+        .audit_entries(Some(&code("2301")), None, 2)
+        .await
+        .unwrap();
+    let rest = store
+        .audit_entries(Some(&code("2301")), Some(page[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].entry.unit, Some(code("230102001001")));
+    assert_eq!(all[3].entry.action, "import.divisions");
+    assert_eq!(all[3].entry.actor, "cli:tester");
 }
 
 async fn migrations_are_idempotent(store: SqlStore) {
@@ -106,25 +167,38 @@ async fn standards_are_versioned(store: SqlStore) {
     .unwrap();
     let standard = Standard::from_toml(&text).unwrap();
     assert_eq!(
-        store.add_standard(&standard, &text).await.unwrap(),
+        store
+            .add_standard(&standard, &text, &audit("standard.add", None))
+            .await
+            .unwrap(),
         SaveOutcome::Added
     );
     assert_eq!(
-        store.add_standard(&standard, &text).await.unwrap(),
+        store
+            .add_standard(&standard, &text, &audit("standard.add", None))
+            .await
+            .unwrap(),
         SaveOutcome::AlreadyPresent
     );
     // Same id, other text: refused.
     let changed = text.replace("为社区党员开展党内活动提供服务", "改动");
     assert!(matches!(
         store
-            .add_standard(&Standard::from_toml(&changed).unwrap(), &changed)
+            .add_standard(
+                &Standard::from_toml(&changed).unwrap(),
+                &changed,
+                &audit("standard.add", None)
+            )
             .await,
         Err(StoreError::StandardConflict(_))
     ));
     // A second version is added and becomes current; the first stays.
     let second_text = changed.replace("id = \"hlj-2010\"", "id = \"hlj-2021\"");
     let second = Standard::from_toml(&second_text).unwrap();
-    store.add_standard(&second, &second_text).await.unwrap();
+    store
+        .add_standard(&second, &second_text, &audit("standard.add", None))
+        .await
+        .unwrap();
     assert_eq!(
         store.standard_ids().await.unwrap(),
         vec!["hlj-2010", "hlj-2021"]
@@ -246,10 +320,13 @@ async fn groups_cover_subtrees(store: SqlStore) {
         code: code(c),
     };
     store
-        .replace_groups(&[
-            membership("系统", "农垦", "230103500"),
-            membership("系统", "森工", "230102001"),
-        ])
+        .replace_groups(
+            &[
+                membership("系统", "农垦", "230103500"),
+                membership("系统", "森工", "230102001"),
+            ],
+            &audit("import.groups", None),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -259,7 +336,10 @@ async fn groups_cover_subtrees(store: SqlStore) {
     assert!(store.groups_of(&code("230103")).await.unwrap().is_empty());
     // Re-importing a set replaces it.
     let previous = store
-        .replace_groups(&[membership("系统", "农垦", "230103500")])
+        .replace_groups(
+            &[membership("系统", "农垦", "230103500")],
+            &audit("import.groups", None),
+        )
         .await
         .unwrap();
     assert_eq!(previous, 2);
@@ -299,6 +379,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     a_stale_plan_is_refused,
+    audit_entries_are_filtered_by_subtree_and_paged,
     migrations_are_idempotent,
     a_newer_database_is_refused,
     standards_are_versioned,

@@ -41,6 +41,8 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
     match error {
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "未找到"),
         AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "请求有误"),
+        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "无权访问"),
+        AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "请先登录"),
         AppError::InvalidFile(_) | AppError::Standard(_) => {
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", "文件有误")
         }

@@ -14,7 +14,10 @@ async fn healthz_is_503_until_the_first_start_data_is_loaded() {
     // The OpenAPI document is available at once.
     assert_eq!(app.get("/api/openapi.json").await.status(), 200);
     app.app
-        .initialise_if_empty(&shequ_app::Bundled::HEILONGJIANG)
+        .initialise_if_empty(
+            &shequ_app::Bundled::HEILONGJIANG,
+            &shequ_app::Caller::operator(),
+        )
         .await
         .unwrap();
     app.state.set_ready();

@@ -528,10 +528,11 @@ async fn concurrent_imports_and_first_starts_apply_once() {
         open(&db.data_dir).await,
     ];
     let bundled = &shequ_app::Bundled::HEILONGJIANG;
+    let operator = shequ_app::Caller::operator();
     let (a, b, c) = tokio::join!(
-        apps[0].initialise_if_empty(bundled),
-        apps[1].initialise_if_empty(bundled),
-        apps[2].initialise_if_empty(bundled)
+        apps[0].initialise_if_empty(bundled, &operator),
+        apps[1].initialise_if_empty(bundled, &operator),
+        apps[2].initialise_if_empty(bundled, &operator)
     );
     for result in [a, b, c] {
         assert!(result.is_ok(), "{result:?}");
@@ -575,6 +576,76 @@ async fn import_folder(
     app.import_divisions(
         shequ_app::DivisionSource::National(files),
         shequ_app::ImportOptions::as_of("2011-01-01".parse().unwrap()),
+        &shequ_app::Caller::operator(),
     )
     .await
+}
+
+#[tokio::test]
+async fn every_import_writes_one_audit_entry_by_the_operator() {
+    let db = TestDatabase::sqlite();
+    let output = import(
+        &db.data_dir,
+        "divisions",
+        &repo_path("data/divisions/23"),
+        &[],
+    );
+    assert!(output.status.success());
+    let app = open(&db.data_dir).await;
+    let operator = shequ_app::Caller::operator();
+    let log = app.audit_log(&operator, None, None).await.unwrap();
+    // First start: the standard, the divisions, the groups; the no-op import writes nothing.
+    let actions: Vec<&str> = log.items.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["import.groups", "import.divisions", "standard.add"]
+    );
+    let user = operator.actor.audit_name();
+    assert!(user.starts_with("cli:"));
+    assert!(
+        log.items
+            .iter()
+            .all(|r| r.entry.actor == user && r.entry.client == "cli")
+    );
+
+    let folder = copy_of_heilongjiang(&db.data_dir);
+    let villages = folder.join("villages.csv");
+    let renamed = std::fs::read_to_string(&villages)
+        .unwrap()
+        .replace("\"省报社社区居委会\"", "\"省报社新社区居委会\"");
+    std::fs::write(&villages, renamed).unwrap();
+    let output = import(
+        &db.data_dir,
+        "divisions",
+        &folder,
+        &["--as-of", "2011-01-01"],
+    );
+    assert!(output.status.success(), "{}", text_of(&output));
+    let log = app.audit_log(&operator, None, None).await.unwrap();
+    assert_eq!(log.items.len(), 4);
+    assert_eq!(log.items[0].entry.action, "import.divisions");
+    assert!(
+        log.items[0]
+            .entry
+            .summary
+            .contains("生效日期 2011-01-01：新增 0，更名 1"),
+        "{:?}",
+        log.items[0]
+    );
+    // A refused import writes nothing.
+    let output = import(
+        &db.data_dir,
+        "divisions",
+        &folder,
+        &["--as-of", "2010-01-01"],
+    );
+    assert!(!output.status.success());
+    assert_eq!(
+        app.audit_log(&operator, None, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
 }

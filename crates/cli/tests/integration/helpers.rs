@@ -71,7 +71,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let test_app = spawn_uninitialised(db).await;
     test_app
         .app
-        .initialise_if_empty(&Bundled::HEILONGJIANG)
+        .initialise_if_empty(&Bundled::HEILONGJIANG, &shequ_app::Caller::operator())
         .await
         .unwrap();
     test_app.state.set_ready();

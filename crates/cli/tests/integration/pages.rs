@@ -115,6 +115,7 @@ async fn pages_escape_what_they_show() {
         .import_divisions(
             DivisionSource::OneFile(file),
             ImportOptions::as_of("2010-05-01".parse().unwrap()),
+            &shequ_app::Caller::operator(),
         )
         .await
         .unwrap();
@@ -146,7 +147,10 @@ async fn group_links_survive_slashes_in_names() {
             .as_bytes()
             .to_vec(),
     };
-    app.app.import_groups(&file).await.unwrap();
+    app.app
+        .import_groups(&file, &shequ_app::Caller::operator())
+        .await
+        .unwrap();
     let (_, html) = app.get_page("/groups").await;
     let href = "/groups/%E7%B3%BB%E7%BB%9F/%E5%86%9C%E5%9E%A6%2F%E6%9E%97%E4%B8%9A";
     assert!(html.contains(href), "{html}");

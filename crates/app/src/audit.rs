@@ -1,0 +1,84 @@
+//! Reading the audit log: admins everywhere, officers for their scope.
+
+use shequ_domain::access::{Actor, Role, covers};
+use shequ_domain::codes::DivisionCode;
+use shequ_store::AuditRecord;
+
+use crate::{App, AppError, Caller};
+
+/// Entries per page.
+pub const AUDIT_PAGE: i64 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub items: Vec<AuditRecord>,
+    /// Cursor of the next (older) page.
+    pub next: Option<String>,
+}
+
+impl App {
+    /// Newest first. `unit` narrows to a subtree; an officer sees only its own scope.
+    pub async fn audit_log(
+        &self,
+        caller: &Caller,
+        unit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<AuditPage, AppError> {
+        let unit = match unit.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(text) => Some(
+                DivisionCode::parse(text)
+                    .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?,
+            ),
+            None => None,
+        };
+        let unit = match &caller.actor {
+            Actor::Operator { .. }
+            | Actor::User {
+                role: Role::ProvinceAdmin,
+                ..
+            } => unit,
+            Actor::User {
+                role: Role::Officer,
+                scope,
+                ..
+            } => {
+                let wanted = unit.unwrap_or_else(|| scope.clone());
+                let mut path = self
+                    .store
+                    .ancestor_codes(&wanted)
+                    .await
+                    .map_err(|_| AppError::NotFound(format!("单位 {wanted} 不存在")))?;
+                path.push(wanted.clone());
+                if !covers(scope, &path) {
+                    return Err(AppError::Forbidden(format!(
+                        "单位 {wanted} 不在您的管辖范围内"
+                    )));
+                }
+                Some(wanted)
+            }
+            Actor::User { .. } => {
+                return Err(AppError::Forbidden("您没有查看操作日志的权限".into()));
+            }
+        };
+        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => Some(
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| AppError::BadRequest(format!("翻页位置“{c}”无效")))?,
+            ),
+            None => None,
+        };
+        let mut items = self
+            .store
+            .audit_entries(unit.as_ref(), before, AUDIT_PAGE + 1)
+            .await?;
+        let next = if items.len() as i64 > AUDIT_PAGE {
+            items.truncate(AUDIT_PAGE as usize);
+            items.last().map(|r| r.id.to_string())
+        } else {
+            None
+        };
+        Ok(AuditPage { items, next })
+    }
+}
