@@ -18,6 +18,10 @@ pub enum AppError {
     /// A file had problems; nothing was written.
     #[error("文件有 {} 处错误，未导入任何数据：\n{}", .0.len(), summarise(.0))]
     InvalidFile(Vec<FileProblem>),
+    #[error("{0}")]
+    TooManyAttempts(String),
+    #[error("服务器内部错误：{0}")]
+    Internal(String),
     #[error("系统正在初始化，请稍后再试")]
     NotReady,
     #[error(transparent)]
@@ -49,6 +53,7 @@ impl AppError {
                 | AppError::BadRequest(_)
                 | AppError::Forbidden(_)
                 | AppError::Unauthenticated(_)
+                | AppError::TooManyAttempts(_)
                 | AppError::InvalidFile(_)
                 | AppError::Standard(_)
                 | AppError::Store(StoreError::StandardConflict(_))

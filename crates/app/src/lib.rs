@@ -1,6 +1,7 @@
 //! Use cases: what the web UI, the API and the command line can do, with their checks, in one
 //! place. Handlers and commands stay thin and call these.
 
+mod accounts;
 mod audit;
 mod bundled;
 mod caller;
@@ -15,6 +16,7 @@ use shequ_interchange::NationalFiles;
 use shequ_store::Store;
 use tokio::sync::RwLock;
 
+pub use accounts::{SESSION_IDLE_SECONDS, Session, SignedIn, UserRequest, UserView};
 pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;

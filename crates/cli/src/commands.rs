@@ -9,7 +9,7 @@ use shequ_app::{
 };
 use shequ_web::AppState;
 
-use crate::config::{Cli, Command, DatabaseOptions, ImportCommand};
+use crate::config::{AdminCommand, Cli, Command, DatabaseOptions, ImportCommand};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -31,6 +31,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ImportCommand::Groups { file } => import_groups(&app, &file).await,
                 ImportCommand::Standard { file } => import_standard(&app, &file).await,
             }
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            username,
+            role,
+            unit,
+            name,
+            password_stdin: _,
+        }) => {
+            let app = open_initialised(&cli.database).await?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("无法从标准输入读取密码")?;
+            let password = password.trim_end_matches(['\n', '\r']).to_string();
+            let request = shequ_app::UserRequest {
+                display_name: name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                unit,
+                password,
+                must_change_password: false,
+            };
+            let user = app.create_user(&Caller::operator(), request).await?;
+            println!(
+                "已创建用户 {}（{}），角色 {}，所属单位 {}",
+                user.username,
+                user.display_name,
+                user.role.label_zh(),
+                user.scope
+            );
+            Ok(())
         }
         Command::Openapi => {
             println!("{}", shequ_web::openapi_json());

@@ -62,6 +62,32 @@ pub enum Command {
     Import(ImportCommand),
     /// Print the OpenAPI document of the JSON API
     Openapi,
+    /// Accounts
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (the first province admin, for example); the password is read from
+    /// standard input
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// province_admin, officer, community_worker, evaluator or viewer
+        #[arg(long)]
+        role: String,
+        /// Code of the unit whose subtree the user works in
+        #[arg(long)]
+        unit: String,
+        /// Display name (default: the username)
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (required: passwords never go on the
+        /// command line, where other users and shell history can see them)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 /// Dates as offices write them: 2011-03-01, also with full-width digits or 2011/3/1.

@@ -12,6 +12,8 @@ pub enum StoreError {
     UnknownUnit(String),
     #[error("数据库中的数据无法解读：{0}")]
     Corrupt(String),
+    #[error("用户名 {0} 已被使用")]
+    DuplicateUsername(String),
     #[error("数据已被另一项导入修改，请重试")]
     Conflict,
     /// Not marked as a source: the message already says it, and error chains would repeat it.

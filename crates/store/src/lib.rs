@@ -6,6 +6,7 @@
 //! [`Backend`]: connection setup, how a write transaction starts, and the migration files, which
 //! are kept per backend with the same numbers and names.
 
+mod accounts;
 mod error;
 mod migrations;
 mod sql;
@@ -87,8 +88,74 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    /// PHC string (argon2id); never leaves the app layer.
+    pub password_hash: String,
+    pub role: shequ_domain::access::Role,
+    pub scope: DivisionCode,
+    pub active: bool,
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: shequ_domain::access::Role,
+    pub scope: DivisionCode,
+    pub must_change_password: bool,
+}
+
+/// A session with its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user: UserRecord,
+    pub csrf_token: String,
+    /// RFC 3339 instant of the last request, for idle expiry.
+    pub last_seen_at: String,
+    pub revoked: bool,
+}
+
+/// Users, sessions (kept in the database so a restart keeps them) and failed sign-ins.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait AccountStore: Send + Sync {
+    async fn count_users(&self) -> Result<i64, StoreError>;
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError>;
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Sessions are looked up by a hash of their token, so the table alone opens nothing.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError>;
+    async fn revoke_session(&self, token_hash: &str, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn record_sign_in_failure(
+        &self,
+        username: &str,
+        client: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// Failures since an instant: (for this username, from this client).
+    async fn sign_in_failures_since(
+        &self,
+        username: &str,
+        client: &str,
+        since: &str,
+    ) -> Result<(i64, i64), StoreError>;
+}
+
+#[async_trait]
+pub trait Store: AccountStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; refuses a database newer than this program.

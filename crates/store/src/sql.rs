@@ -114,9 +114,13 @@ impl SqlStore {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
+    }
 }
 
-fn code_of(row: &AnyRow, column: &str) -> Result<DivisionCode, StoreError> {
+pub(crate) fn code_of(row: &AnyRow, column: &str) -> Result<DivisionCode, StoreError> {
     let text: String = row.try_get(column)?;
     DivisionCode::parse(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -47,6 +47,16 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", "文件有误")
         }
         AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "正在初始化"),
+        AppError::TooManyAttempts(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "尝试次数过多",
+        ),
+        AppError::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "服务器内部错误",
+        ),
         AppError::Store(shequ_app::StoreError::StandardConflict(_)) => {
             (StatusCode::CONFLICT, "conflict", "冲突")
         }

@@ -2,6 +2,7 @@
 //! app layer. Handlers extract, call the app, map the error and render; no rules live here.
 
 mod api;
+mod auth;
 mod error;
 mod state;
 mod ui;
@@ -76,7 +77,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -5,7 +5,9 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
+
+mod accounts;
 use serde::{Deserialize, Serialize};
 use shequ_app::UnitView;
 use shequ_app::domain::units::{Unit, UnitCounts, UnitRef};
@@ -23,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/units", get(search_units))
         .route("/api/v1/units/{code}", get(unit))
         .route("/api/v1/units/{code}/children", get(children))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/me", get(accounts::me))
+        .route("/api/v1/audit", get(accounts::audit))
 }
 
 #[derive(OpenApi)]
@@ -31,7 +37,17 @@ pub fn routes() -> Router<AppState> {
         title = "shequ API",
         description = "“百项服务进社区 打造特色型社区”活动管理系统的 JSON 接口。列表均为带 items 数组的对象；代码均为字符串。"
     ),
-    paths(healthz, current_standard, unit, children, search_units),
+    paths(
+        healthz,
+        current_standard,
+        unit,
+        children,
+        search_units,
+        accounts::login,
+        accounts::logout,
+        accounts::me,
+        accounts::audit
+    ),
     components(schemas(
         ErrorBody,
         StandardJson,
@@ -42,7 +58,12 @@ pub fn routes() -> Router<AppState> {
         UnitRefJson,
         CountsJson,
         UnitList,
-        UnitPage
+        UnitPage,
+        accounts::LoginBody,
+        accounts::LoginJson,
+        accounts::MeJson,
+        accounts::AuditJson,
+        accounts::AuditList
     ))
 )]
 struct ApiDoc;

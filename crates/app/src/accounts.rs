@@ -1,0 +1,317 @@
+//! Accounts and sessions: creating users within one's scope, signing in with lockout,
+//! sessions by token (cookie or bearer), signing out.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+use shequ_domain::access::{self, Actor, Role};
+use shequ_domain::codes::DivisionCode;
+use shequ_store::{NewUser, StoreError, UserRecord};
+
+use crate::{App, AppError, Caller};
+
+/// Failed sign-ins for one username within the window before it is locked.
+pub const USERNAME_FAILURE_LIMIT: i64 = 5;
+/// Failed sign-ins from one client address within the window before it is refused.
+pub const CLIENT_FAILURE_LIMIT: i64 = 50;
+/// The lockout window.
+pub const FAILURE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// A session unused for this long has ended.
+pub const SESSION_IDLE: SignedDuration = SignedDuration::from_hours(2);
+/// The idle time in seconds, for the cookie's lifetime.
+pub const SESSION_IDLE_SECONDS: i64 = SESSION_IDLE.as_secs();
+/// Sessions are marked used at most this often, to spare writes.
+const TOUCH_EVERY: SignedDuration = SignedDuration::from_mins(1);
+/// The one message for an unknown user and a wrong password.
+const BAD_CREDENTIALS: &str = "用户名或密码不正确";
+const MAX_DISPLAY_NAME_CHARS: usize = 50;
+
+/// What creating a user needs, as a person or a file gives it.
+#[derive(Debug, Clone)]
+pub struct UserRequest {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub unit: String,
+    pub password: String,
+    /// Whether the user must choose a new password at first sign-in (handed-out passwords).
+    pub must_change_password: bool,
+}
+
+/// A user as others may see it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub scope: DivisionCode,
+    pub must_change_password: bool,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            scope: u.scope.clone(),
+            must_change_password: u.must_change_password,
+        }
+    }
+}
+
+/// A new session: the token goes to the client once; only its hash is stored.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub csrf_token: String,
+    pub user: UserView,
+}
+
+/// A request's signed-in user and session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub caller: Caller,
+    pub user: UserView,
+    pub csrf_token: String,
+    token_hash: String,
+}
+
+fn random_token() -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::Internal(format!("系统随机数不可用：{e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Hashing is deliberately slow, so it runs off the async threads.
+async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(format!("密码处理失败：{e}")))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+async fn verify_password(password: String, hash: String) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// A hash to verify against when the username is unknown, so both cases take the same time.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn dummy_hash() -> Result<String, AppError> {
+    if let Some(hash) = DUMMY_HASH.get() {
+        return Ok(hash.clone());
+    }
+    let hash = hash_password(random_token()?).await?;
+    Ok(DUMMY_HASH.get_or_init(|| hash).clone())
+}
+
+impl App {
+    /// Creates a user: the caller must be allowed to manage that role at that unit.
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        request: UserRequest,
+    ) -> Result<UserView, AppError> {
+        let username = request.username.trim().to_string();
+        access::check_username(&username).map_err(AppError::BadRequest)?;
+        let display_name = request.display_name.trim().to_string();
+        if display_name.is_empty()
+            || display_name.chars().count() > MAX_DISPLAY_NAME_CHARS
+            || display_name.chars().any(shequ_domain::text::is_hidden)
+        {
+            return Err(AppError::BadRequest(format!(
+                "姓名须为 1 至 {MAX_DISPLAY_NAME_CHARS} 个字符，不能含控制字符"
+            )));
+        }
+        let role = Role::parse(&request.role).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "角色“{}”无效，应为 province_admin、officer、community_worker、evaluator 或 viewer",
+                shequ_domain::text::excerpt(&request.role, 30)
+            ))
+        })?;
+        let unit = self.unit(&request.unit).await.map_err(|e| match e {
+            AppError::NotFound(m) | AppError::BadRequest(m) => {
+                AppError::BadRequest(format!("所属单位无效：{m}"))
+            }
+            other => other,
+        })?;
+        if unit.unit.closed_on.is_some() {
+            return Err(AppError::BadRequest(format!(
+                "单位 {} 已撤销",
+                unit.unit.code
+            )));
+        }
+        access::check_role_scope(role, &unit.unit.code, unit.unit.kind.is_community())
+            .map_err(AppError::BadRequest)?;
+        let path: Vec<DivisionCode> = unit.path.iter().map(|r| r.code.clone()).collect();
+        access::may_manage_user(&caller.actor, role, &path).map_err(AppError::Forbidden)?;
+        access::check_password(&request.password).map_err(AppError::BadRequest)?;
+        let password_hash = hash_password(request.password).await?;
+        let audit = caller.audit(
+            "user.create",
+            Some(&unit.unit.code),
+            &username,
+            &format!(
+                "新建用户 {username}（{display_name}），角色 {role}，单位 {}",
+                unit.unit.name
+            ),
+        );
+        let new_user = NewUser {
+            username,
+            display_name,
+            password_hash,
+            role,
+            scope: unit.unit.code.clone(),
+            must_change_password: request.must_change_password,
+        };
+        let id = self
+            .store
+            .create_user(&new_user, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::DuplicateUsername(_) => AppError::BadRequest(e.to_string()),
+                other => other.into(),
+            })?;
+        Ok(UserView {
+            id,
+            username: new_user.username,
+            display_name: new_user.display_name,
+            role,
+            scope: new_user.scope,
+            must_change_password: new_user.must_change_password,
+        })
+    }
+
+    pub async fn user_count(&self) -> Result<i64, AppError> {
+        Ok(self.store.count_users().await?)
+    }
+
+    /// Signs in: the same refusal for an unknown user and a wrong password, and a lockout
+    /// after repeated failures for a username or from a client address.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<SignedIn, AppError> {
+        let username = shequ_domain::text::excerpt(username.trim(), 64);
+        let since = (Timestamp::now() - FAILURE_WINDOW).to_string();
+        let (by_user, by_client) = self
+            .store
+            .sign_in_failures_since(&username, client, &since)
+            .await?;
+        if by_user >= USERNAME_FAILURE_LIMIT || by_client >= CLIENT_FAILURE_LIMIT {
+            return Err(AppError::TooManyAttempts(
+                "登录失败次数过多，请 15 分钟后再试".into(),
+            ));
+        }
+        let user = self.store.user_by_username(&username).await?;
+        let (hash, active) = match &user {
+            Some(u) => (u.password_hash.clone(), u.active),
+            None => (dummy_hash().await?, false),
+        };
+        let valid = verify_password(password.to_string(), hash).await?;
+        let (Some(user), true, true) = (user, valid, active) else {
+            let audit = shequ_store::AuditEntry {
+                actor: username.clone(),
+                role: "anonymous".into(),
+                action: "auth.sign_in_failed".into(),
+                unit: None,
+                object: username.clone(),
+                summary: "登录失败".into(),
+                client: client.to_string(),
+            };
+            self.store
+                .record_sign_in_failure(&username, client, &audit)
+                .await?;
+            return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
+        };
+        let token = random_token()?;
+        let csrf_token = random_token()?;
+        let caller = caller_for(&user, client);
+        let audit = caller.audit("auth.sign_in", Some(&user.scope), &user.username, "登录");
+        self.store
+            .create_session(&token_hash(&token), user.id, &csrf_token, &audit)
+            .await?;
+        Ok(SignedIn {
+            token,
+            csrf_token,
+            user: UserView::from(&user),
+        })
+    }
+
+    /// The session a token names, if it is current; marks it used.
+    pub async fn session(&self, token: &str, client: &str) -> Result<Session, AppError> {
+        let ended = || AppError::Unauthenticated("未登录或登录已过期，请重新登录".into());
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ended());
+        }
+        let hash = token_hash(token);
+        let record = self.store.session(&hash).await?.ok_or_else(ended)?;
+        let now = Timestamp::now();
+        let last_seen: Timestamp = record
+            .last_seen_at
+            .parse()
+            .map_err(|_| AppError::Internal("会话时间无法解读".into()))?;
+        if record.revoked || !record.user.active || now - last_seen > SESSION_IDLE {
+            return Err(ended());
+        }
+        if now - last_seen > TOUCH_EVERY {
+            self.store.touch_session(&hash, &now.to_string()).await?;
+        }
+        Ok(Session {
+            caller: caller_for(&record.user, client),
+            user: UserView::from(&record.user),
+            csrf_token: record.csrf_token,
+            token_hash: hash,
+        })
+    }
+
+    pub async fn sign_out(&self, session: &Session) -> Result<(), AppError> {
+        let audit = session.caller.audit(
+            "auth.sign_out",
+            Some(&session.user.scope),
+            &session.user.username,
+            "退出登录",
+        );
+        self.store
+            .revoke_session(&session.token_hash, &audit)
+            .await?;
+        Ok(())
+    }
+}
+
+fn caller_for(user: &UserRecord, client: &str) -> Caller {
+    Caller {
+        actor: Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+            scope: user.scope.clone(),
+        },
+        client: client.to_string(),
+    }
+}

@@ -1,0 +1,189 @@
+//! Users, sessions and failed sign-ins: the SQL half of [`AccountStore`].
+
+use async_trait::async_trait;
+use shequ_domain::access::Role;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::error::StoreError;
+use crate::sql::{SqlStore, audit_in, code_of};
+use crate::{AccountStore, AuditEntry, NewUser, SessionRecord, UserRecord};
+
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, \
+     u.scope_code, u.active, u.must_change_password";
+
+fn user_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
+    let role: String = row.try_get("role")?;
+    let active: i64 = row.try_get("active")?;
+    let must_change: i64 = row.try_get("must_change_password")?;
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        scope: code_of(row, "scope_code")?,
+        active: active != 0,
+        must_change_password: must_change != 0,
+    })
+}
+
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?)
+    }
+
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let taken = sqlx::query("SELECT id FROM users WHERE username = $1")
+            .bind(&user.username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            tx.rollback().await?;
+            return Err(StoreError::DuplicateUsername(user.username.clone()));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, role, scope_code, active, \
+             must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
+        )
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.scope.as_str())
+        .bind(i64::from(user.must_change_password))
+        .bind(jiff::Timestamp::now().to_string())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let now = jiff::Timestamp::now().to_string();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.last_seen_at, s.revoked_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            Ok(SessionRecord {
+                user: user_from_row(&row)?,
+                csrf_token: row.try_get("csrf_token")?,
+                last_seen_at: row.try_get("last_seen_at")?,
+                revoked: row.try_get::<Option<String>, _>("revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, token_hash: &str, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(jiff::Timestamp::now().to_string())
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?;
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        username: &str,
+        client: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO sign_in_failures (username, client, at) VALUES ($1, $2, $3)")
+            .bind(username)
+            .bind(client)
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut *tx)
+            .await?;
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sign_in_failures_since(
+        &self,
+        username: &str,
+        client: &str,
+        since: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        let by_user: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sign_in_failures WHERE username = $1 AND at >= $2",
+        )
+        .bind(username)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        let by_client: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sign_in_failures WHERE client = $1 AND at >= $2",
+        )
+        .bind(client)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok((by_user, by_client))
+    }
+}

@@ -1,0 +1,115 @@
+//! Who is asking: the session from a bearer token or the session cookie, the client address,
+//! and the cross-site request forgery check for cookie-authenticated writes.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use shequ_app::{AppError, Session};
+
+use crate::error::WebError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "shequ_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The client's address, from the socket (trusted proxies come with the configuration).
+pub fn client_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// The signed-in user of an API request; 401 without a current session.
+pub struct ApiSession(pub Session);
+
+impl FromRequestParts<AppState> for ApiSession {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let client = client_address(parts);
+        let (token, by_cookie) = match bearer(&parts.headers) {
+            Some(token) => (token, false),
+            None => match cookie(&parts.headers, SESSION_COOKIE) {
+                Some(token) => (token, true),
+                None => {
+                    return Err(WebError::Api(AppError::Unauthenticated("请先登录".into())));
+                }
+            },
+        };
+        let session = state
+            .app
+            .session(token, &client)
+            .await
+            .map_err(WebError::Api)?;
+        // A cookie rides along on cross-site requests; a write made with one must carry the
+        // session's token too, unless it is JSON (which no cross-site form can send, as shequ
+        // enables no CORS).
+        let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if by_cookie && writes && !is_json(&parts.headers) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if sent != Some(session.csrf_token.as_str()) {
+                return Err(WebError::Api(AppError::Forbidden(
+                    "请求缺少有效的防伪令牌（CSRF）".into(),
+                )));
+            }
+        }
+        Ok(ApiSession(session))
+    }
+}
+
+/// The client address as an extractor.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
+/// The Set-Cookie value for a new session.
+pub fn session_cookie(token: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+        shequ_app::SESSION_IDLE_SECONDS
+    )
+}
+
+pub fn cleared_cookie() -> String {
+    format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0")
+}
