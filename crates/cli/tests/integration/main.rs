@@ -2,6 +2,7 @@
 //! `shequ` binary for the command line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod api;
 mod cli_import;
 

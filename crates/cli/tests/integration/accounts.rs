@@ -1,0 +1,348 @@
+//! Accounts, sessions, lockout, CSRF and the audit log over HTTP.
+
+use serde_json::{Value, json};
+use shequ_app::{Caller, UserRequest};
+use shequ_store::testing::TestDatabase;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_on};
+
+const PASSWORD: &str = "shequ2010hlj";
+
+async fn create(
+    app: &TestApp,
+    caller: &Caller,
+    username: &str,
+    role: &str,
+    unit: &str,
+) -> Result<(), String> {
+    app.app
+        .create_user(
+            caller,
+            UserRequest {
+                username: username.into(),
+                display_name: format!("{username} 姓名"),
+                role: role.into(),
+                unit: unit.into(),
+                password: PASSWORD.into(),
+                must_change_password: false,
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn token(app: &TestApp, username: &str) -> String {
+    let response = login(app, username, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn sign_in_me_and_sign_out() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+
+    let response = login(&app, "admin", PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("shequ_session="));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    let body: Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(body["user"]["role"], "province_admin");
+    assert_eq!(body["user"]["unit"], "23");
+
+    let (status, me) = get_as(&app, &token, "/api/v1/me").await;
+    assert_eq!(status, 200);
+    assert_eq!(me["username"], "admin");
+    // The cookie works as well as the bearer token.
+    let session_cookie = cookie.split(';').next().unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("cookie", session_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let (status, body) = app.get_json("/api/v1/me").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "unauthenticated");
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, _) = get_as(&app, &token, "/api/v1/me").await;
+    assert_eq!(status, 401, "the session died on logout");
+    let (status, _) = get_as(&app, &"0".repeat(64), "/api/v1/me").await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_look_the_same_and_lock_out() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    let unknown = login(&app, "nobody", PASSWORD).await;
+    let unknown_status = unknown.status();
+    let unknown_body: Value = unknown.json().await.unwrap();
+    let wrong = login(&app, "admin", "wrongpassword1").await;
+    assert_eq!(unknown_status, 401);
+    assert_eq!(wrong.status(), 401);
+    let wrong_body: Value = wrong.json().await.unwrap();
+    assert_eq!(unknown_body, wrong_body);
+    for _ in 0..4 {
+        assert_eq!(login(&app, "admin", "wrongpassword1").await.status(), 401);
+    }
+    // Five failures: even the right password is refused for a while.
+    let locked = login(&app, "admin", PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let body: Value = locked.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
+    // Other usernames from the same address are not locked by it.
+    create(&app, &Caller::operator(), "other", "viewer", "23")
+        .await
+        .unwrap();
+    assert_eq!(login(&app, "other", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let db = TestDatabase::sqlite();
+    let url = db.url.clone();
+    let first = spawn_app_on(db).await;
+    create(&first, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    let token = token(&first, "admin").await;
+    // A second server on the same database, as after a restart.
+    let app = std::sync::Arc::new(shequ_app::App::open(&url).await.unwrap());
+    let state = shequ_web::AppState::new(app);
+    state.set_ready();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(shequ_web::serve(listener, state, std::future::pending()));
+    let response = reqwest::Client::new()
+        .get(format!("{address}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn cookie_writes_need_the_csrf_token_unless_json() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    let response = login(&app, "admin", PASSWORD).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    let logout = |csrf: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/auth/logout"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("");
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    let missing = logout(None).await.unwrap();
+    assert_eq!(missing.status(), 403);
+    let wrong = logout(Some("0123")).await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    let right = logout(Some(&csrf)).await.unwrap();
+    assert_eq!(right.status(), 204);
+}
+
+#[tokio::test]
+async fn creating_users_respects_roles_scopes_and_rules_and_writes_nothing_when_refused() {
+    let app = spawn_app().await;
+    let operator = Caller::operator();
+    create(&app, &operator, "county", "officer", "230102")
+        .await
+        .unwrap();
+    let county = app
+        .app
+        .sign_in("county", PASSWORD, "127.0.0.1")
+        .await
+        .unwrap();
+    let county = app
+        .app
+        .session(&county.token, "127.0.0.1")
+        .await
+        .unwrap()
+        .caller;
+    let before = app
+        .app
+        .audit_log(&operator, None, None)
+        .await
+        .unwrap()
+        .items
+        .len();
+    for (username, role, unit, expected) in [
+        (
+            "xx1",
+            "province_admin",
+            "230102",
+            "不能创建或管理省级管理员",
+        ),
+        ("xx2", "officer", "230102", "只能为下级单位创建民政工作人员"),
+        ("xx3", "viewer", "230103", "不在您的管辖范围内"),
+        ("xx4", "root", "230102", "角色“root”无效"),
+        ("xx5", "viewer", "239999", "所属单位无效"),
+        ("xx6", "community_worker", "230102001", "必须是一个社区"),
+        ("county", "viewer", "230102001", "已被使用"),
+        ("a b", "viewer", "230102001", "用户名须为"),
+    ] {
+        let error = create(&app, &county, username, role, unit)
+            .await
+            .unwrap_err();
+        assert!(error.contains(expected), "{username}: {error}");
+    }
+    let weak = app
+        .app
+        .create_user(
+            &county,
+            UserRequest {
+                username: "weak".into(),
+                display_name: "弱密码".into(),
+                role: "viewer".into(),
+                unit: "230102".into(),
+                password: "password123".into(),
+                must_change_password: true,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(weak.to_string().contains("过于常见"));
+    assert_eq!(
+        app.app
+            .audit_log(&operator, None, None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        before
+    );
+
+    create(&app, &county, "street", "officer", "230102001")
+        .await
+        .unwrap();
+    create(&app, &county, "worker", "community_worker", "230102001001")
+        .await
+        .unwrap();
+    let log = app.app.audit_log(&operator, None, None).await.unwrap();
+    assert_eq!(log.items.len(), before + 2, "one entry per write");
+    assert_eq!(log.items[0].entry.action, "user.create");
+    assert_eq!(log.items[0].entry.actor, "county");
+    assert_eq!(
+        log.items[0].entry.unit.as_ref().unwrap().as_str(),
+        "230102001001"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_is_for_admins_and_officers_in_scope() {
+    let app = spawn_app().await;
+    let operator = Caller::operator();
+    create(&app, &operator, "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    create(&app, &operator, "county", "officer", "230102")
+        .await
+        .unwrap();
+    create(&app, &operator, "viewer", "viewer", "23")
+        .await
+        .unwrap();
+    let admin = token(&app, "admin").await;
+    let county = token(&app, "county").await;
+    let viewer = token(&app, "viewer").await;
+    assert_eq!(login(&app, "county", "wrongpassword1").await.status(), 401);
+
+    let (status, body) = get_as(&app, &admin, "/api/v1/audit").await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &actions[..4],
+        [
+            "auth.sign_in_failed",
+            "auth.sign_in",
+            "auth.sign_in",
+            "auth.sign_in"
+        ]
+    );
+    assert_eq!(body["items"][0]["actor"], "county");
+    assert_eq!(body["items"][0]["client"], "127.0.0.1");
+
+    let (status, body) = get_as(&app, &county, "/api/v1/audit").await;
+    assert_eq!(status, 200, "{body}");
+    let units: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["unit"].as_str())
+        .collect();
+    assert!(units.iter().all(|u| u.starts_with("230102")), "{units:?}");
+    let (status, _) = get_as(&app, &county, "/api/v1/audit?unit=230103").await;
+    assert_eq!(status, 403);
+    let (status, _) = get_as(&app, &county, "/api/v1/audit?unit=230102001").await;
+    assert_eq!(status, 200);
+    let (status, _) = get_as(&app, &viewer, "/api/v1/audit").await;
+    assert_eq!(status, 403);
+    let (status, _) = app.get_json("/api/v1/audit").await;
+    assert_eq!(status, 401);
+    let (status, _) = get_as(&app, &admin, "/api/v1/audit?cursor=x").await;
+    assert_eq!(status, 400);
+}
