@@ -24,6 +24,8 @@ pub const SESSION_IDLE: SignedDuration = SignedDuration::from_hours(2);
 pub const SESSION_IDLE_SECONDS: i64 = SESSION_IDLE.as_secs();
 /// Sessions are marked used at most this often, to spare writes.
 const TOUCH_EVERY: SignedDuration = SignedDuration::from_mins(1);
+/// State key holding the hash of the one-time setup token.
+const SETUP_KEY: &str = "setup_token_hash";
 /// The one message for an unknown user and a wrong password.
 const BAD_CREDENTIALS: &str = "用户名或密码不正确";
 const MAX_DISPLAY_NAME_CHARS: usize = 50;
@@ -288,6 +290,81 @@ impl App {
             csrf_token: record.csrf_token,
             token_hash: hash,
         })
+    }
+
+    /// Changes one's own password: the current one must be right and the new one must follow
+    /// the rule and differ from it.
+    pub async fn change_own_password(
+        &self,
+        session: &Session,
+        current: &str,
+        new: &str,
+    ) -> Result<(), AppError> {
+        let user = self
+            .store
+            .user_by_username(&session.user.username)
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("用户不存在".into()))?;
+        if !verify_password(current.to_string(), user.password_hash.clone()).await? {
+            return Err(AppError::BadRequest("当前密码不正确".into()));
+        }
+        if current == new {
+            return Err(AppError::BadRequest("新密码不能与当前密码相同".into()));
+        }
+        access::check_password(new).map_err(AppError::BadRequest)?;
+        let hash = hash_password(new.to_string()).await?;
+        let audit = session.caller.audit(
+            "user.change_password",
+            Some(&user.scope),
+            &user.username,
+            "修改本人密码",
+        );
+        self.store
+            .set_password(user.id, &hash, false, &audit)
+            .await?;
+        Ok(())
+    }
+
+    /// With no users yet, makes the one-time setup token (its hash is kept; a new start makes
+    /// a new one). None once any user exists.
+    pub async fn prepare_setup(&self) -> Result<Option<String>, AppError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let token = random_token()?;
+        self.store.set_state(SETUP_KEY, &token_hash(&token)).await?;
+        Ok(Some(token))
+    }
+
+    /// Whether a setup token is the current one and no user exists yet.
+    pub async fn setup_token_valid(&self, token: &str) -> Result<bool, AppError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(false);
+        }
+        Ok(self.store.state(SETUP_KEY).await?.as_deref() == Some(token_hash(token).as_str()))
+    }
+
+    /// Creates the first province admin through the setup link, which is then used up.
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        mut request: UserRequest,
+        client: &str,
+    ) -> Result<UserView, AppError> {
+        if !self.setup_token_valid(token).await? {
+            return Err(AppError::NotFound("初始化链接无效或已使用".into()));
+        }
+        request.role = Role::ProvinceAdmin.as_str().to_string();
+        request.must_change_password = false;
+        let setup = Caller {
+            actor: Actor::Operator {
+                os_user: "setup-link".into(),
+            },
+            client: client.to_string(),
+        };
+        let user = self.create_user(&setup, request).await?;
+        self.store.set_state(SETUP_KEY, "used").await?;
+        Ok(user)
     }
 
     pub async fn sign_out(&self, session: &Session) -> Result<(), AppError> {

@@ -135,6 +135,14 @@ async fn serve(options: &DatabaseOptions, listen: std::net::SocketAddr) -> anyho
                     tracing::info!(units, groups, "first-start data loaded");
                 }
                 init_state.set_ready();
+                // With no users yet, a one-time link creates the first province admin.
+                match init_state.app.prepare_setup().await {
+                    Ok(Some(token)) => eprintln!(
+                        "尚无用户：请在浏览器打开 http://{address}/setup/{token} 创建第一个省级管理员（链接仅可使用一次；也可用 shequ admin create-user）"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "setup link not prepared"),
+                }
                 if let Err(e) = init_state.app.warm_up().await {
                     tracing::warn!(error = %e, "search index not built ahead");
                 }

@@ -137,6 +137,14 @@ pub trait AccountStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Sets a new password hash and whether it must be changed at the next sign-in.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError>;
     async fn revoke_session(&self, token_hash: &str, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn record_sign_in_failure(

@@ -346,3 +346,152 @@ async fn the_audit_log_is_for_admins_and_officers_in_scope() {
     let (status, _) = get_as(&app, &admin, "/api/v1/audit?cursor=x").await;
     assert_eq!(status, 400);
 }
+
+/// A client that keeps cookies and does not follow redirects, as a browser session.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    html[at..at + 64].to_string()
+}
+
+#[tokio::test]
+async fn from_the_setup_link_to_a_signed_in_admin_in_the_browser() {
+    let app = spawn_app().await;
+    let token = app.app.prepare_setup().await.unwrap().unwrap();
+    let client = browser();
+    let setup = app.url(&format!("/setup/{token}"));
+    let response = client.get(&setup).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("黑龙江省（23）"));
+    // A mistake keeps the form, with the reason.
+    let response = client
+        .post(&setup)
+        .form(&[
+            ("username", "admin"),
+            ("display_name", "管理员"),
+            ("password", "shequ2010hlj"),
+            ("confirm", "other2010hlj"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("两次输入的密码不一致")
+    );
+    let response = client
+        .post(&setup)
+        .form(&[
+            ("username", "admin"),
+            ("display_name", "管理员"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/login");
+    // Used up.
+    assert_eq!(client.get(&setup).send().await.unwrap().status(), 404);
+    assert_eq!(app.app.prepare_setup().await.unwrap(), None);
+
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("username", "admin"), ("password", "wrongpassword1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("用户名或密码不正确")
+    );
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("username", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = client
+        .get(app.url("/account"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("省级管理员"));
+    let csrf = csrf_of(&html);
+
+    // Change the password: a wrong token is refused, the right one works.
+    let change = |csrf: String, current: &'static str| {
+        client
+            .post(app.url("/account/password"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("current", current),
+                ("new_password", "newpass2011hlj"),
+                ("confirm", "newpass2011hlj"),
+            ])
+            .send()
+    };
+    assert_eq!(
+        change("0".repeat(64), PASSWORD).await.unwrap().status(),
+        403
+    );
+    let html = change(csrf.clone(), "wrongpassword1")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("当前密码不正确"));
+    let html = change(csrf.clone(), PASSWORD)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("密码已修改"));
+
+    let response = client
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let response = client
+        .get(app.url("/account"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "signed out");
+    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(login(&app, "admin", "newpass2011hlj").await.status(), 200);
+}

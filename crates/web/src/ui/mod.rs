@@ -7,7 +7,9 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+
+mod account;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
 use shequ_app::domain::units::{Unit, UnitCounts};
@@ -26,9 +28,17 @@ pub fn routes() -> Router<AppState> {
         .route("/groups", get(groups))
         .route("/groups/{set}/{group}", get(group))
         .route("/static/style.css", get(stylesheet))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
+        .route(
+            "/setup/{token}",
+            get(account::setup_form).post(account::setup),
+        )
 }
 
-fn page(template: impl Template) -> Result<Response, WebError> {
+pub(crate) fn page(template: impl Template) -> Result<Response, WebError> {
     template
         .render()
         .map(|html| Html(html).into_response())
