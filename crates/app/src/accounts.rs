@@ -90,6 +90,25 @@ fn random_token() -> Result<String, AppError> {
     Ok(hex::encode(bytes))
 }
 
+/// A first password to hand out: 12 characters without look-alikes, letters and digits both.
+pub fn first_password() -> Result<String, AppError> {
+    const LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"23456789";
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::Internal(format!("系统随机数不可用：{e}")))?;
+    let password: String = bytes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            // Positions 3 and 8 are digits so that the rule always holds.
+            let set = if i == 3 || i == 8 { DIGITS } else { LETTERS };
+            char::from(set[usize::from(*b) % set.len()])
+        })
+        .collect();
+    Ok(password)
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -205,6 +224,110 @@ impl App {
             scope: new_user.scope,
             must_change_password: new_user.must_change_password,
         })
+    }
+
+    /// The users the caller may manage: all for a province admin, those in scope for an
+    /// officer (with `within` narrowing to a subtree).
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        within: Option<&str>,
+    ) -> Result<Vec<UserView>, AppError> {
+        let within = match within.map(str::trim).filter(|w| !w.is_empty()) {
+            Some(code) => Some(self.unit(code).await?.unit.code),
+            None => None,
+        };
+        let scope = match &caller.actor {
+            Actor::Operator { .. }
+            | Actor::User {
+                role: Role::ProvinceAdmin,
+                ..
+            } => within,
+            Actor::User {
+                role: Role::Officer,
+                scope,
+                ..
+            } => {
+                let wanted = within.unwrap_or_else(|| scope.clone());
+                let mut path = self.store.ancestor_codes(&wanted).await?;
+                path.push(wanted.clone());
+                if !access::covers(scope, &path) {
+                    return Err(AppError::Forbidden(format!(
+                        "单位 {wanted} 不在您的管辖范围内"
+                    )));
+                }
+                Some(wanted)
+            }
+            Actor::User { .. } => {
+                return Err(AppError::Forbidden("您没有管理用户的权限".into()));
+            }
+        };
+        let users = self.store.list_users(scope.as_ref()).await?;
+        Ok(users.iter().map(UserView::from).collect())
+    }
+
+    /// A user the caller may manage, by username.
+    async fn managed_user(&self, caller: &Caller, username: &str) -> Result<UserRecord, AppError> {
+        let user = self
+            .store
+            .user_by_username(username.trim())
+            .await?
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "用户 {} 不存在",
+                    shequ_domain::text::excerpt(username, 32)
+                ))
+            })?;
+        let mut path = self.store.ancestor_codes(&user.scope).await?;
+        path.push(user.scope.clone());
+        access::may_manage_user(&caller.actor, user.role, &path).map_err(AppError::Forbidden)?;
+        if let Actor::User { id, .. } = &caller.actor
+            && *id == user.id
+        {
+            return Err(AppError::Forbidden(
+                "不能停用或重置自己的账户；修改本人密码请到“我的账户”".into(),
+            ));
+        }
+        Ok(user)
+    }
+
+    /// Deactivates (ending its sessions) or reactivates a user.
+    pub async fn set_user_active(
+        &self,
+        caller: &Caller,
+        username: &str,
+        active: bool,
+    ) -> Result<(), AppError> {
+        let user = self.managed_user(caller, username).await?;
+        let (action, summary) = if active {
+            ("user.activate", "启用")
+        } else {
+            ("user.deactivate", "停用（结束其全部会话）")
+        };
+        let audit = caller.audit(action, Some(&user.scope), &user.username, summary);
+        self.store.set_user_active(user.id, active, &audit).await?;
+        Ok(())
+    }
+
+    /// Gives a user a new random password to hand out; it must be changed at first sign-in.
+    pub async fn reset_password(
+        &self,
+        caller: &Caller,
+        username: &str,
+    ) -> Result<String, AppError> {
+        let user = self.managed_user(caller, username).await?;
+        let password = first_password()?;
+        let hash = hash_password(password.clone()).await?;
+        let audit = caller.audit(
+            "user.reset_password",
+            Some(&user.scope),
+            &user.username,
+            "重置密码（须在首次登录时修改）",
+        );
+        self.store
+            .set_password(user.id, &hash, true, &audit)
+            .await?;
+        Ok(password)
     }
 
     pub async fn user_count(&self) -> Result<i64, AppError> {

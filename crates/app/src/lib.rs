@@ -16,7 +16,9 @@ use shequ_interchange::NationalFiles;
 use shequ_store::Store;
 use tokio::sync::RwLock;
 
-pub use accounts::{SESSION_IDLE_SECONDS, Session, SignedIn, UserRequest, UserView};
+pub use accounts::{
+    SESSION_IDLE_SECONDS, Session, SignedIn, UserRequest, UserView, first_password,
+};
 pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use shequ_domain::access::Role;
+use shequ_domain::codes::DivisionCode;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -73,6 +74,53 @@ impl AccountStore for SqlStore {
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(
+        &self,
+        within: Option<&DivisionCode>,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let filter = if within.is_some() {
+            "(s.code = $1 OR s.province_code = $1 OR s.prefecture_code = $1 \
+             OR s.county_code = $1 OR s.township_code = $1)"
+        } else {
+            "($1 = $1)"
+        };
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN units s ON s.code = u.scope_code \
+             WHERE {filter} ORDER BY u.username"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(within.map_or_else(String::new, |c| c.as_str().to_string()))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_user_active(
+        &self,
+        user_id: i64,
+        active: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if !active {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(jiff::Timestamp::now().to_string())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_session(

@@ -128,6 +128,17 @@ pub trait AccountStore: Send + Sync {
     async fn count_users(&self) -> Result<i64, StoreError>;
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Users whose scope unit is the given unit or below it (all when None), by username.
+    async fn list_users(
+        &self,
+        within: Option<&DivisionCode>,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+    async fn set_user_active(
+        &self,
+        user_id: i64,
+        active: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// Sessions are looked up by a hash of their token, so the table alone opens nothing.
     async fn create_session(
         &self,

@@ -87,6 +87,13 @@ impl FromRequestParts<AppState> for ApiSession {
                 )));
             }
         }
+        // A handed-out password must be changed before anything else.
+        let allowed = ["/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout"];
+        if session.user.must_change_password && !allowed.contains(&parts.uri.path()) {
+            return Err(WebError::Api(AppError::Forbidden(
+                "首次登录，请先修改密码（POST /api/v1/me/password）".into(),
+            )));
+        }
         Ok(ApiSession(session))
     }
 }

@@ -495,3 +495,195 @@ async fn from_the_setup_link_to_a_signed_in_admin_in_the_browser() {
     assert_eq!(response.headers()["location"], "/login");
     assert_eq!(login(&app, "admin", "newpass2011hlj").await.status(), 200);
 }
+
+async fn post_as(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn officers_manage_users_below_them_and_first_passwords_must_be_changed() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "county", "officer", "230102")
+        .await
+        .unwrap();
+    let county = token(&app, "county").await;
+    let (status, body) = post_as(
+        &app,
+        &county,
+        "/api/v1/users",
+        json!({"username": "worker", "display_name": "社区工作者", "role": "community_worker", "unit": "230102001001"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let first = body["first_password"].as_str().unwrap().to_string();
+    assert!(shequ_app::domain::access::check_password(&first).is_ok());
+    assert_eq!(body["user"]["must_change_password"], true);
+
+    let (status, list) = get_as(&app, &county, "/api/v1/users").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["county", "worker"]);
+
+    // The worker must change the handed-out password before anything else.
+    let worker = token_with(&app, "worker", &first).await;
+    let (status, body) = get_as(&app, &worker, "/api/v1/audit").await;
+    assert_eq!(status, 403);
+    assert!(body["message"].as_str().unwrap().contains("请先修改密码"));
+    let (status, _) = post_as(
+        &app,
+        &worker,
+        "/api/v1/me/password",
+        json!({"current": first, "new": "worker2010hlj"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, me) = get_as(&app, &worker, "/api/v1/me").await;
+    assert_eq!(
+        (status, me["must_change_password"].clone()),
+        (200, json!(false))
+    );
+
+    // Reset and deactivate, by the officer; not the officer by itself, not others out of scope.
+    let (status, body) = post_as(
+        &app,
+        &county,
+        "/api/v1/users/worker/reset-password",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["password"].as_str().unwrap().len(), 12);
+    let (status, _) = post_as(&app, &county, "/api/v1/users/worker/deactivate", json!({})).await;
+    assert_eq!(status, 204);
+    let (status, _) = get_as(&app, &worker, "/api/v1/me").await;
+    assert_eq!(status, 401, "deactivation ends sessions");
+    assert_eq!(login(&app, "worker", "worker2010hlj").await.status(), 401);
+    let (status, _) = post_as(&app, &county, "/api/v1/users/county/deactivate", json!({})).await;
+    assert_eq!(status, 403);
+    create(&app, &Caller::operator(), "other", "viewer", "230103")
+        .await
+        .unwrap();
+    let (status, _) = post_as(
+        &app,
+        &county,
+        "/api/v1/users/other/reset-password",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = post_as(&app, &county, "/api/v1/users/nobody/activate", json!({})).await;
+    assert_eq!(status, 404);
+}
+
+async fn token_with(app: &TestApp, username: &str, password: &str) -> String {
+    let response = login(app, username, password).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// Every protected route, with each role in and out of scope and anonymously, against a table.
+#[tokio::test]
+async fn authorisation_matrix() {
+    let app = spawn_app().await;
+    let operator = Caller::operator();
+    for (username, role, unit) in [
+        ("admin", "province_admin", "23"),
+        ("county", "officer", "230102"),
+        ("far", "officer", "230103"),
+        ("worker", "community_worker", "230102001001"),
+        ("evaluator", "evaluator", "230102"),
+        ("viewer", "viewer", "230102"),
+        ("target", "viewer", "230102001"),
+    ] {
+        create(&app, &operator, username, role, unit).await.unwrap();
+    }
+    let mut tokens = std::collections::HashMap::new();
+    for username in ["admin", "county", "far", "worker", "evaluator", "viewer"] {
+        tokens.insert(username, token(&app, username).await);
+    }
+    // (method, path, expected status for: anonymous, admin, county, far, worker, evaluator, viewer)
+    let matrix: &[(&str, &str, [u16; 7])] = &[
+        ("GET", "/api/v1/me", [401, 200, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/audit", [401, 200, 200, 200, 403, 403, 403]),
+        (
+            "GET",
+            "/api/v1/audit?unit=230102001",
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        ("GET", "/api/v1/users", [401, 200, 200, 200, 403, 403, 403]),
+        (
+            "GET",
+            "/api/v1/users?unit=230102",
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/reset-password",
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/activate",
+            [401, 204, 204, 403, 403, 403, 403],
+        ),
+    ];
+    let who = [
+        "anonymous",
+        "admin",
+        "county",
+        "far",
+        "worker",
+        "evaluator",
+        "viewer",
+    ];
+    for (method, path, expected) in matrix {
+        for (i, username) in who.iter().enumerate() {
+            let mut request = match *method {
+                "GET" => app.client.get(app.url(path)),
+                _ => app.client.post(app.url(path)).json(&json!({})),
+            };
+            if let Some(token) = tokens.get(username) {
+                request = request.bearer_auth(token);
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            assert_eq!(status, expected[i], "{method} {path} as {username}");
+        }
+    }
+    // Creating users: who may create a viewer at the target's street.
+    let body = |n: usize| json!({"username": format!("new{n}"), "display_name": "新用户", "role": "viewer", "unit": "230102001"});
+    let expected = [401, 201, 201, 403, 403, 403, 403];
+    for (i, username) in who.iter().enumerate() {
+        let mut request = app.client.post(app.url("/api/v1/users")).json(&body(i));
+        if let Some(token) = tokens.get(username) {
+            request = request.bearer_auth(token);
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        assert_eq!(status, expected[i], "POST /api/v1/users as {username}");
+    }
+    // Pages: the account page sends the anonymous to sign in.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+}

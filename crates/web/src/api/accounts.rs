@@ -170,3 +170,188 @@ pub async fn audit(
         next: page.next,
     }))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct UserJson {
+    username: String,
+    display_name: String,
+    role: String,
+    unit: String,
+    must_change_password: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    items: Vec<UserJson>,
+}
+
+fn user_json(user: &UserView) -> UserJson {
+    UserJson {
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.as_str().to_string(),
+        unit: user.scope.to_string(),
+        must_change_password: user.must_change_password,
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct UsersParams {
+    /// a unit code: users whose scope unit is it or below it
+    unit: Option<String>,
+}
+
+/// The users the caller may manage.
+#[utoipa::path(get, path = "/api/v1/users", params(UsersParams), responses(
+    (status = 200, body = UserList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+))]
+pub async fn users(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Query(params): Query<UsersParams>,
+) -> Result<Json<UserList>, WebError> {
+    let users = state
+        .app
+        .list_users(&session.caller, params.unit.as_deref())
+        .await
+        .map_err(WebError::Api)?;
+    Ok(Json(UserList {
+        items: users.iter().map(user_json).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewUserBody {
+    username: String,
+    display_name: String,
+    role: String,
+    unit: String,
+    /// omit to have a first password made, returned once and to be changed at first sign-in
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUserJson {
+    user: UserJson,
+    /// the first password to hand out, when one was made
+    first_password: Option<String>,
+}
+
+/// Creates a user within the caller's scope and below its role.
+#[utoipa::path(post, path = "/api/v1/users", request_body = NewUserBody, responses(
+    (status = 201, body = CreatedUserJson), (status = 400, body = ErrorBody),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Json(body): Json<NewUserBody>,
+) -> Result<Response, WebError> {
+    let (password, first_password) = match body.password {
+        Some(p) => (p, None),
+        None => {
+            let p = shequ_app::first_password().map_err(WebError::Api)?;
+            (p.clone(), Some(p))
+        }
+    };
+    let user = state
+        .app
+        .create_user(
+            &session.caller,
+            shequ_app::UserRequest {
+                username: body.username,
+                display_name: body.display_name,
+                role: body.role,
+                unit: body.unit,
+                password,
+                must_change_password: first_password.is_some(),
+            },
+        )
+        .await
+        .map_err(WebError::Api)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUserJson {
+            user: user_json(&user),
+            first_password,
+        }),
+    )
+        .into_response())
+}
+
+/// Deactivates a user (ending its sessions).
+#[utoipa::path(post, path = "/api/v1/users/{username}/deactivate",
+    params(("username" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<StatusCode, WebError> {
+    state
+        .app
+        .set_user_active(&session.caller, &username, false)
+        .await
+        .map_err(WebError::Api)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reactivates a user.
+#[utoipa::path(post, path = "/api/v1/users/{username}/activate",
+    params(("username" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn activate(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<StatusCode, WebError> {
+    state
+        .app
+        .set_user_active(&session.caller, &username, true)
+        .await
+        .map_err(WebError::Api)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordJson {
+    /// the new first password to hand out; it must be changed at first sign-in
+    password: String,
+}
+
+/// Gives a user a new first password.
+#[utoipa::path(post, path = "/api/v1/users/{username}/reset-password",
+    params(("username" = String, Path)), responses((status = 200, body = PasswordJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<Json<PasswordJson>, WebError> {
+    let password = state
+        .app
+        .reset_password(&session.caller, &username)
+        .await
+        .map_err(WebError::Api)?;
+    Ok(Json(PasswordJson { password }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordBody {
+    current: String,
+    new: String,
+}
+
+/// Changes the signed-in user's own password.
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePasswordBody, responses(
+    (status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Json(body): Json<ChangePasswordBody>,
+) -> Result<StatusCode, WebError> {
+    state
+        .app
+        .change_own_password(&session, &body.current, &body.new)
+        .await
+        .map_err(WebError::Api)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -29,6 +29,23 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/me", get(accounts::me))
         .route("/api/v1/audit", get(accounts::audit))
+        .route("/api/v1/me/password", post(accounts::change_password))
+        .route(
+            "/api/v1/users",
+            get(accounts::users).post(accounts::create_user),
+        )
+        .route(
+            "/api/v1/users/{username}/deactivate",
+            post(accounts::deactivate),
+        )
+        .route(
+            "/api/v1/users/{username}/activate",
+            post(accounts::activate),
+        )
+        .route(
+            "/api/v1/users/{username}/reset-password",
+            post(accounts::reset_password),
+        )
 }
 
 #[derive(OpenApi)]
@@ -46,7 +63,13 @@ pub fn routes() -> Router<AppState> {
         accounts::login,
         accounts::logout,
         accounts::me,
-        accounts::audit
+        accounts::audit,
+        accounts::change_password,
+        accounts::users,
+        accounts::create_user,
+        accounts::deactivate,
+        accounts::activate,
+        accounts::reset_password
     ),
     components(schemas(
         ErrorBody,
@@ -63,7 +86,13 @@ pub fn routes() -> Router<AppState> {
         accounts::LoginJson,
         accounts::MeJson,
         accounts::AuditJson,
-        accounts::AuditList
+        accounts::AuditList,
+        accounts::UserJson,
+        accounts::UserList,
+        accounts::NewUserBody,
+        accounts::CreatedUserJson,
+        accounts::PasswordJson,
+        accounts::ChangePasswordBody
     ))
 )]
 struct ApiDoc;
