@@ -150,15 +150,19 @@ async fn dummy_hash() -> Result<String, AppError> {
 }
 
 impl App {
-    /// Creates a user: the caller must be allowed to manage that role at that unit.
-    pub async fn create_user(
+    /// Checks everything about a new user except its password: the caller must be allowed to
+    /// manage that role at that unit.
+    async fn check_new_user(
         &self,
         caller: &Caller,
-        request: UserRequest,
-    ) -> Result<UserView, AppError> {
-        let username = request.username.trim().to_string();
+        username: &str,
+        display_name: &str,
+        role: &str,
+        unit: &str,
+    ) -> Result<(String, String, Role, crate::UnitView), AppError> {
+        let username = username.trim().to_string();
         access::check_username(&username).map_err(AppError::BadRequest)?;
-        let display_name = request.display_name.trim().to_string();
+        let display_name = display_name.trim().to_string();
         if display_name.is_empty()
             || display_name.chars().count() > MAX_DISPLAY_NAME_CHARS
             || display_name.chars().any(shequ_domain::text::is_hidden)
@@ -167,13 +171,13 @@ impl App {
                 "姓名须为 1 至 {MAX_DISPLAY_NAME_CHARS} 个字符，不能含控制字符"
             )));
         }
-        let role = Role::parse(&request.role).ok_or_else(|| {
+        let role = Role::parse(role).ok_or_else(|| {
             AppError::BadRequest(format!(
                 "角色“{}”无效，应为 province_admin、officer、community_worker、evaluator 或 viewer",
-                shequ_domain::text::excerpt(&request.role, 30)
+                shequ_domain::text::excerpt(role, 30)
             ))
         })?;
-        let unit = self.unit(&request.unit).await.map_err(|e| match e {
+        let unit = self.unit(unit).await.map_err(|e| match e {
             AppError::NotFound(m) | AppError::BadRequest(m) => {
                 AppError::BadRequest(format!("所属单位无效：{m}"))
             }
@@ -189,6 +193,24 @@ impl App {
             .map_err(AppError::BadRequest)?;
         let path: Vec<DivisionCode> = unit.path.iter().map(|r| r.code.clone()).collect();
         access::may_manage_user(&caller.actor, role, &path).map_err(AppError::Forbidden)?;
+        Ok((username, display_name, role, unit))
+    }
+
+    /// Creates a user: the caller must be allowed to manage that role at that unit.
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        request: UserRequest,
+    ) -> Result<UserView, AppError> {
+        let (username, display_name, role, unit) = self
+            .check_new_user(
+                caller,
+                &request.username,
+                &request.display_name,
+                &request.role,
+                &request.unit,
+            )
+            .await?;
         access::check_password(&request.password).map_err(AppError::BadRequest)?;
         let password_hash = hash_password(request.password).await?;
         let audit = caller.audit(
@@ -224,6 +246,84 @@ impl App {
             scope: new_user.scope,
             must_change_password: new_user.must_change_password,
         })
+    }
+
+    /// Creates every user of a list (CSV or spreadsheet), each with a first password to hand
+    /// out and change at first sign-in; all of them or, if any row is wrong, none.
+    pub async fn import_users(
+        &self,
+        caller: &Caller,
+        file: &shequ_interchange::SourceFile,
+    ) -> Result<Vec<(String, String)>, AppError> {
+        let rows = shequ_interchange::users::read_users(file).map_err(AppError::InvalidFile)?;
+        let mut problems = Vec::new();
+        let mut checked = Vec::new();
+        let mut seen = std::collections::HashMap::new();
+        for row in &rows {
+            let at = |problem: String| {
+                shequ_interchange::FileProblem::at(&row.origin.file, row.origin.line, None, problem)
+            };
+            if let Some(first) = seen.insert(row.username.trim().to_string(), row.origin.line) {
+                problems.push(at(format!(
+                    "用户名 {} 与第 {first} 行重复",
+                    row.username.trim()
+                )));
+                continue;
+            }
+            match self
+                .check_new_user(caller, &row.username, &row.name, &row.role, &row.unit)
+                .await
+            {
+                Ok(user) => {
+                    if self.store.user_by_username(&user.0).await?.is_some() {
+                        problems.push(at(format!("用户名 {} 已被使用", user.0)));
+                    } else {
+                        checked.push(user);
+                    }
+                }
+                Err(e) if e.is_client_error() => problems.push(at(e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(AppError::InvalidFile(problems));
+        }
+        let mut users = Vec::new();
+        let mut handed_out = Vec::new();
+        for (username, display_name, role, unit) in checked {
+            let password = first_password()?;
+            users.push(NewUser {
+                username: username.clone(),
+                display_name,
+                password_hash: hash_password(password.clone()).await?,
+                role,
+                scope: unit.unit.code,
+                must_change_password: true,
+            });
+            handed_out.push((username, password));
+        }
+        let audit = caller.audit(
+            "user.import",
+            None,
+            &file.name,
+            &format!(
+                "批量新建 {} 个用户：{}",
+                users.len(),
+                handed_out
+                    .iter()
+                    .map(|(u, _)| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+        );
+        self.store
+            .create_users(&users, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::DuplicateUsername(_) => AppError::BadRequest(e.to_string()),
+                other => other.into(),
+            })?;
+        Ok(handed_out)
     }
 
     /// The users the caller may manage: all for a province admin, those in scope for an

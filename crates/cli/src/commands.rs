@@ -63,6 +63,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin(AdminCommand::ImportUsers { file, out }) => {
+            let app = open_initialised(&cli.database).await?;
+            let created = app
+                .import_users(&Caller::operator(), &read_source(&file)?)
+                .await?;
+            let mut sheet = String::from("username,password\n");
+            for (username, password) in &created {
+                sheet.push_str(&format!("{username},{password}\n"));
+            }
+            match out {
+                Some(path) => {
+                    write_private(&path, &sheet)?;
+                    println!(
+                        "已创建 {} 个用户；首次密码已写入 {}",
+                        created.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    print!("{sheet}");
+                    eprintln!(
+                        "已创建 {} 个用户；请将首次密码分发给本人，首次登录须修改",
+                        created.len()
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", shequ_web::openapi_json());
             Ok(())
@@ -180,6 +208,24 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Writes a file only its owner can read (it holds passwords).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("无法新建 {}（文件已存在或目录不可写）", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("无法写入 {}", path.display()))?;
+    Ok(())
 }
 
 fn read_source(path: &Path) -> anyhow::Result<SourceFile> {

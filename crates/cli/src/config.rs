@@ -88,6 +88,16 @@ pub enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Create users from a list (CSV, xlsx, xls or ods with columns username,name,role,unit or
+    /// 用户名,姓名,角色,单位代码); each gets a first password to hand out, to be changed at first
+    /// sign-in. All rows or none.
+    ImportUsers {
+        file: PathBuf,
+        /// Write username,password to this file (readable by its owner only) instead of the
+        /// standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Dates as offices write them: 2011-03-01, also with full-width digits or 2011/3/1.

@@ -3,7 +3,9 @@
 
 pub mod divisions;
 pub mod groups;
+pub mod spreadsheet;
 pub mod text;
+pub mod users;
 
 pub use divisions::{NationalFiles, read_national_layout, read_one_file_layout};
 pub use groups::{GroupRow, read_groups};

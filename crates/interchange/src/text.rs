@@ -83,6 +83,10 @@ pub fn decode(file: &SourceFile) -> Result<String, FileProblem> {
     } else {
         (&file.bytes[..]).into()
     };
+    if crate::spreadsheet::looks_like_spreadsheet(&bytes) {
+        return crate::spreadsheet::first_sheet_as_csv(&bytes)
+            .map_err(|problem| FileProblem::file(&file.name, problem));
+    }
     let bytes = bytes
         .strip_prefix(&[0xEF, 0xBB, 0xBF][..])
         .unwrap_or(&bytes);

@@ -67,6 +67,37 @@ impl AccountStore for SqlStore {
         Ok(id)
     }
 
+    async fn create_users(&self, users: &[NewUser], audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now = jiff::Timestamp::now().to_string();
+        for user in users {
+            let taken = sqlx::query("SELECT id FROM users WHERE username = $1")
+                .bind(&user.username)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                tx.rollback().await?;
+                return Err(StoreError::DuplicateUsername(user.username.clone()));
+            }
+            sqlx::query(
+                "INSERT INTO users (username, display_name, password_hash, role, scope_code, active, \
+                 must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
+            )
+            .bind(&user.username)
+            .bind(&user.display_name)
+            .bind(&user.password_hash)
+            .bind(user.role.as_str())
+            .bind(user.scope.as_str())
+            .bind(i64::from(user.must_change_password))
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))

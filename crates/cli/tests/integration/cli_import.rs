@@ -649,3 +649,91 @@ async fn every_import_writes_one_audit_entry_by_the_operator() {
         4
     );
 }
+
+#[tokio::test]
+async fn bulk_users_from_a_spreadsheet_all_or_none() {
+    let db = TestDatabase::sqlite();
+    std::fs::create_dir_all(&db.data_dir).unwrap();
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (row, cells) in [
+        ["用户名", "姓名", "角色", "单位代码"],
+        ["zhang.san", "张三", "officer", "230102"],
+        ["li.si", "李四", "community_worker", "230102001001"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (col, text) in cells.iter().enumerate() {
+            sheet.write_string(row as u32, col as u16, *text).unwrap();
+        }
+    }
+    // A code typed as a number, as spreadsheets do.
+    sheet.write_string(3, 0, "wang.wu").unwrap();
+    sheet.write_string(3, 1, "王五").unwrap();
+    sheet.write_string(3, 2, "viewer").unwrap();
+    sheet.write_number(3, 3, 230102001.0).unwrap();
+    let xlsx = db.data_dir.join("users.xlsx");
+    workbook.save(&xlsx).unwrap();
+
+    let out = db.data_dir.join("passwords.csv");
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "admin",
+            "import-users",
+            xlsx.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", text_of(&output));
+    let sheet = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = sheet.lines().collect();
+    assert_eq!(lines[0], "username,password");
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("zhang.san,"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let app = open(&db.data_dir).await;
+    let operator = shequ_app::Caller::operator();
+    let users = app.list_users(&operator, None).await.unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().all(|u| u.must_change_password));
+    let first = lines[3].split(',').nth(1).unwrap();
+    let signed_in = app.sign_in("wang.wu", first, "127.0.0.1").await.unwrap();
+    assert_eq!(signed_in.user.scope.as_str(), "230102001");
+
+    // One bad row: nothing is created, every problem is named.
+    let bad = db.data_dir.join("bad.csv");
+    std::fs::write(&bad, "username,name,role,unit\nnew.one,新人,viewer,230102\nzhang.san,重名,viewer,230102\nnew.two,新人,root,230102\nnew.three,新人,community_worker,230102\n").unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &["admin", "import-users", bad.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("第 3 行：用户名 zhang.san 已被使用"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("第 4 行：角色“root”无效"), "{stderr}");
+    assert!(
+        stderr.contains("第 5 行：社区工作者的所属单位必须是一个社区"),
+        "{stderr}"
+    );
+    assert_eq!(app.list_users(&operator, None).await.unwrap().len(), 3);
+    let log = app.audit_log(&operator, None, None).await.unwrap();
+    let imports = log
+        .items
+        .iter()
+        .filter(|r| r.entry.action == "user.import")
+        .count();
+    assert_eq!(imports, 1);
+}
