@@ -13,7 +13,10 @@ use crate::config::{AdminCommand, Cli, Command, DatabaseOptions, ImportCommand};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen } => serve(&cli.database, listen).await,
+        Command::Serve {
+            listen,
+            trusted_proxies,
+        } => serve(&cli.database, listen, trusted_proxies).await,
         Command::Import(import) => {
             let app = open_initialised(&cli.database).await?;
             match import {
@@ -139,9 +142,13 @@ fn spinner(message: &'static str) -> ProgressBar {
     bar
 }
 
-async fn serve(options: &DatabaseOptions, listen: std::net::SocketAddr) -> anyhow::Result<()> {
+async fn serve(
+    options: &DatabaseOptions,
+    listen: std::net::SocketAddr,
+    trusted_proxies: Vec<std::net::IpAddr>,
+) -> anyhow::Result<()> {
     let app = Arc::new(open(options).await?);
-    let state = AppState::new(app.clone());
+    let state = AppState::new(app.clone()).with_trusted_proxies(trusted_proxies);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("无法监听 {listen}"))?;

@@ -56,6 +56,14 @@ pub enum Command {
         /// Address and port to listen on
         #[arg(long, env = "SHEQU_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Address of a reverse proxy whose X-Forwarded-For / X-Forwarded-Proto are believed
+        /// (repeat, or comma-separated in the environment)
+        #[arg(
+            long = "trusted-proxy",
+            env = "SHEQU_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Import reference data
     #[command(subcommand)]

@@ -14,12 +14,47 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "shequ_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The client's address, from the socket (trusted proxies come with the configuration).
-pub fn client_address(parts: &Parts) -> String {
-    parts
+/// The client's address: the socket's peer, or, when the peer is a trusted proxy, the nearest
+/// address in X-Forwarded-For that is not a trusted proxy itself.
+pub fn client_address(parts: &Parts, state: &AppState) -> String {
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".to_string();
+    };
+    if !state.trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .iter()
+        .rev()
+        .find(|a| !state.trusted_proxies.contains(a))
+        .unwrap_or(&peer)
+        .to_string()
+}
+
+/// Whether the browser reached us over HTTPS (as a trusted proxy says), so cookies get Secure.
+pub fn over_https(parts: &Parts, state: &AppState) -> bool {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    peer.is_some_and(|p| state.trusted_proxies.contains(&p))
+        && parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -60,7 +95,7 @@ impl FromRequestParts<AppState> for ApiSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = client_address(parts);
+        let client = client_address(parts, state);
         let (token, by_cookie) = match bearer(&parts.headers) {
             Some(token) => (token, false),
             None => match cookie(&parts.headers, SESSION_COOKIE) {
@@ -98,22 +133,29 @@ impl FromRequestParts<AppState> for ApiSession {
     }
 }
 
-/// The client address as an extractor.
-pub struct ClientAddress(pub String);
+/// The client address, and whether it came over HTTPS, as an extractor.
+pub struct ClientAddress(pub String, pub bool);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            client_address(parts, state),
+            over_https(parts, state),
+        ))
     }
 }
 
-/// The Set-Cookie value for a new session.
-pub fn session_cookie(token: &str) -> String {
+/// The Set-Cookie value for a new session; Secure when served over HTTPS.
+pub fn session_cookie(token: &str, https: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
-        shequ_app::SESSION_IDLE_SECONDS
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        shequ_app::SESSION_IDLE_SECONDS,
+        if https { "; Secure" } else { "" }
     )
 }
 

@@ -11,6 +11,8 @@ use shequ_app::App;
 pub struct AppState {
     pub app: Arc<App>,
     ready: Arc<AtomicBool>,
+    /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -18,7 +20,13 @@ impl AppState {
         AppState {
             app,
             ready: Arc::new(AtomicBool::new(false)),
+            trusted_proxies: Arc::new(Vec::new()),
         }
+    }
+
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 
     pub fn set_ready(&self) {

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use shequ_app::{Caller, UserRequest};
 use shequ_store::testing::TestDatabase;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_on};
+use crate::helpers::{TestApp, spawn_app, spawn_app_behind_proxy, spawn_app_on};
 
 const PASSWORD: &str = "shequ2010hlj";
 
@@ -686,4 +686,41 @@ async fn authorisation_matrix() {
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    for (behind_proxy, client, secure) in [(true, "203.0.113.9", true), (false, "127.0.0.1", false)]
+    {
+        let app = if behind_proxy {
+            spawn_app_behind_proxy().await
+        } else {
+            spawn_app().await
+        };
+        create(&app, &Caller::operator(), "admin", "province_admin", "23")
+            .await
+            .unwrap();
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .header("x-forwarded-proto", "https")
+            .json(&json!({"username": "admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(cookie.contains("; Secure"), secure, "{cookie}");
+        let log = app
+            .app
+            .audit_log(&Caller::operator(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(log.items[0].entry.action, "auth.sign_in");
+        assert_eq!(log.items[0].entry.client, client);
+    }
 }

@@ -48,8 +48,12 @@ impl TestApp {
 
 /// Starts a server on a fresh SQLite database without loading anything yet.
 pub async fn spawn_uninitialised(db: TestDatabase) -> TestApp {
+    spawn_with(db, Vec::new()).await
+}
+
+async fn spawn_with(db: TestDatabase, trusted_proxies: Vec<std::net::IpAddr>) -> TestApp {
     let app = Arc::new(App::open(&db.url).await.unwrap());
-    let state = AppState::new(app.clone());
+    let state = AppState::new(app.clone()).with_trusted_proxies(trusted_proxies);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(shequ_web::serve(
@@ -69,6 +73,18 @@ pub async fn spawn_uninitialised(db: TestDatabase) -> TestApp {
 /// Starts a server on the given database after loading the bundled data, as `shequ serve` does.
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     let test_app = spawn_uninitialised(db).await;
+    test_app
+        .app
+        .initialise_if_empty(&Bundled::HEILONGJIANG, &shequ_app::Caller::operator())
+        .await
+        .unwrap();
+    test_app.state.set_ready();
+    test_app
+}
+
+/// A server behind a reverse proxy at 127.0.0.1 (the test client's address).
+pub async fn spawn_app_behind_proxy() -> TestApp {
+    let test_app = spawn_with(TestDatabase::sqlite(), vec!["127.0.0.1".parse().unwrap()]).await;
     test_app
         .app
         .initialise_if_empty(&Bundled::HEILONGJIANG, &shequ_app::Caller::operator())

@@ -58,7 +58,7 @@ fn me_json(user: &UserView) -> MeJson {
 ))]
 pub async fn login(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
+    ClientAddress(client, https): ClientAddress,
     Json(body): Json<LoginBody>,
 ) -> Result<Response, WebError> {
     let signed_in = state
@@ -72,7 +72,7 @@ pub async fn login(
         user: me_json(&signed_in.user),
     };
     Ok((
-        [(header::SET_COOKIE, session_cookie(&signed_in.token))],
+        [(header::SET_COOKIE, session_cookie(&signed_in.token, https))],
         Json(body),
     )
         .into_response())

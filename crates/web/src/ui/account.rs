@@ -24,7 +24,7 @@ impl FromRequestParts<AppState> for PageSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = client_address(parts);
+        let client = client_address(parts, state);
         let token = parts
             .headers
             .get_all(header::COOKIE)
@@ -39,6 +39,16 @@ impl FromRequestParts<AppState> for PageSession {
             return Err(Redirect::to("/login").into_response());
         };
         match state.app.session(&token, &client).await {
+            // A handed-out password must be changed before anything else.
+            Ok(session)
+                if session.user.must_change_password
+                    && !matches!(
+                        parts.uri.path(),
+                        "/account" | "/account/password" | "/logout"
+                    ) =>
+            {
+                Err(Redirect::to("/account").into_response())
+            }
             Ok(session) => Ok(PageSession(session)),
             Err(AppError::Unauthenticated(_)) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(WebError::Page(e).into_response()),
@@ -79,7 +89,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
+    ClientAddress(client, https): ClientAddress,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     match state
@@ -94,7 +104,7 @@ pub async fn login(
                 "/"
             };
             Ok((
-                [(header::SET_COOKIE, session_cookie(&signed_in.token))],
+                [(header::SET_COOKIE, session_cookie(&signed_in.token, https))],
                 Redirect::to(target),
             )
                 .into_response())
@@ -246,7 +256,7 @@ pub struct SetupForm {
 pub async fn setup(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    ClientAddress(client): ClientAddress,
+    ClientAddress(client, _): ClientAddress,
     Form(form): Form<SetupForm>,
 ) -> Result<Response, WebError> {
     let (unit_code, unit_name) = setup_unit(&state).await?;
