@@ -82,3 +82,53 @@ impl App {
         Ok(AuditPage { items, next })
     }
 }
+
+/// Most entries one export holds.
+const EXPORT_LIMIT: usize = 200_000;
+
+impl App {
+    /// The audit log the caller may read, as CSV for a spreadsheet program.
+    pub async fn audit_csv(
+        &self,
+        caller: &Caller,
+        unit: Option<&str>,
+    ) -> Result<Vec<u8>, AppError> {
+        let mut rows = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.audit_log(caller, unit, cursor.as_deref()).await?;
+            rows.extend(page.items.into_iter().map(|r| {
+                vec![
+                    r.id.to_string(),
+                    r.at,
+                    r.entry.actor,
+                    r.entry.role,
+                    r.entry.action,
+                    r.entry.unit.map(|u| u.to_string()).unwrap_or_default(),
+                    r.entry.object,
+                    r.entry.summary,
+                    r.entry.client,
+                ]
+            }));
+            match page.next {
+                Some(next) if rows.len() < EXPORT_LIMIT => cursor = Some(next),
+                _ => break,
+            }
+        }
+        shequ_interchange::export::csv_bytes(
+            &[
+                "编号",
+                "时间(UTC)",
+                "操作人",
+                "角色",
+                "操作",
+                "单位代码",
+                "对象",
+                "摘要",
+                "来源地址",
+            ],
+            &rows,
+        )
+        .map_err(AppError::Internal)
+    }
+}

@@ -2,6 +2,7 @@
 //! named by file, line and column. Nothing here touches a database or the file system.
 
 pub mod divisions;
+pub mod export;
 pub mod groups;
 pub mod spreadsheet;
 pub mod text;

@@ -724,3 +724,155 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
         assert_eq!(log.items[0].entry.client, client);
     }
 }
+
+#[tokio::test]
+async fn user_and_audit_pages_with_csv_export() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "county", "officer", "230102")
+        .await
+        .unwrap();
+    create(&app, &Caller::operator(), "viewer", "viewer", "230102")
+        .await
+        .unwrap();
+    let client = browser();
+    let sign_in = |username: &'static str| {
+        client
+            .post(app.url("/login"))
+            .form(&[("username", username), ("password", PASSWORD)])
+            .send()
+    };
+    let response = sign_in("county").await.unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = client
+        .get(app.url("/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<td>county</td>"));
+    let csrf = csrf_of(&html);
+    // A formula-like display name, to see it neutralised in the export.
+    let html = client
+        .post(app.url("/users"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "street.one"),
+            ("display_name", "=HYPERLINK(1)"),
+            ("role", "officer"),
+            ("unit", "230102001"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已新建用户 street.one，首次密码："), "{html}");
+    let html = client
+        .post(app.url("/users"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "too.high"),
+            ("display_name", "x"),
+            ("role", "province_admin"),
+            ("unit", "230102"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("不能创建或管理省级管理员"));
+    let response = client
+        .post(app.url("/users/street.one/deactivate"))
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    // A failed sign-in under a formula-like name, to see it made inert in the export.
+    assert_eq!(login(&app, "=1+2", "wrongpassword1").await.status(), 401);
+    let html = client
+        .get(app.url("/audit"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("user.create") && html.contains("street.one"));
+    let response = client
+        .get(app.url("/api/v1/audit.csv"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.starts_with("编号,时间(UTC),操作人"));
+    assert!(text.contains("street.one"));
+    // The admin sees everything, including the failed sign-in, made inert.
+    create(&app, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    let admin = token(&app, "admin").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/audit.csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(",'=1+2,anonymous,auth.sign_in_failed,"),
+        "{text}"
+    );
+
+    // A viewer gets refusals as pages.
+    let response = sign_in("viewer").await.unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    for path in ["/users", "/audit"] {
+        let response = client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    // And the anonymous are sent to sign in.
+    for path in ["/users", "/audit"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+    }
+}

@@ -355,3 +355,35 @@ pub async fn change_password(
         .map_err(WebError::Api)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, IntoParams)]
+pub struct AuditExportParams {
+    unit: Option<String>,
+}
+
+/// The audit log as CSV (UTF-8 with BOM; formula-like cells made inert).
+#[utoipa::path(get, path = "/api/v1/audit.csv", params(AuditExportParams), responses(
+    (status = 200, content_type = "text/csv"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)
+))]
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Query(params): Query<AuditExportParams>,
+) -> Result<Response, WebError> {
+    let bytes = state
+        .app
+        .audit_csv(&session.caller, params.unit.as_deref())
+        .await
+        .map_err(WebError::Api)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/me", get(accounts::me))
         .route("/api/v1/audit", get(accounts::audit))
+        .route("/api/v1/audit.csv", get(accounts::audit_csv))
         .route("/api/v1/me/password", post(accounts::change_password))
         .route(
             "/api/v1/users",
@@ -64,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         accounts::logout,
         accounts::me,
         accounts::audit,
+        accounts::audit_csv,
         accounts::change_password,
         accounts::users,
         accounts::create_user,

@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for PageSession {
 }
 
 /// Cookie-authenticated form posts carry the session's token in a hidden field.
-fn check_csrf(session: &Session, sent: &str) -> Result<(), WebError> {
+pub(super) fn check_csrf(session: &Session, sent: &str) -> Result<(), WebError> {
     if sent == session.csrf_token {
         Ok(())
     } else {

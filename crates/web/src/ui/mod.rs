@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 mod account;
+mod admin;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
 use shequ_app::domain::units::{Unit, UnitCounts};
@@ -36,6 +37,9 @@ pub fn routes() -> Router<AppState> {
             "/setup/{token}",
             get(account::setup_form).post(account::setup),
         )
+        .route("/audit", get(admin::audit))
+        .route("/users", get(admin::users).post(admin::create_user))
+        .route("/users/{username}/{action}", post(admin::user_action))
 }
 
 pub(crate) fn page(template: impl Template) -> Result<Response, WebError> {

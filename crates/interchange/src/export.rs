@@ -1,0 +1,68 @@
+//! Tables written for people to open in a spreadsheet program: CSV in UTF-8 with a byte-order
+//! mark (so Excel reads Chinese right), with cells that a spreadsheet would run as a formula
+//! made inert.
+
+/// Starts of a cell that spreadsheet programs treat as a formula, in ASCII and full width.
+const FORMULA_STARTS: [char; 8] = ['=', '+', '-', '@', '＝', '＋', '－', '＠'];
+
+/// A cell as it is safe to write: text that would start a formula gets a leading apostrophe;
+/// numbers (such as -3 or +5) stay numbers.
+pub fn neutralise(cell: &str) -> String {
+    let starts_formula = cell
+        .trim_start()
+        .chars()
+        .next()
+        .is_some_and(|c| FORMULA_STARTS.contains(&c) || c == '\t' || c == '\r');
+    if starts_formula && cell.trim().parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+/// CSV bytes with a UTF-8 byte-order mark.
+pub fn csv_bytes(headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
+    let mut writer = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    writer.write_record(headers).map_err(|e| e.to_string())?;
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| neutralise(c)).collect();
+        writer.write_record(&cells).map_err(|e| e.to_string())?;
+    }
+    writer.into_inner().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn formulas_are_made_inert_and_numbers_stay() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("＝1+1"), "'＝1+1");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("-3"), "-3");
+        assert_eq!(neutralise("+5.5"), "+5.5");
+        assert_eq!(neutralise("道里区"), "道里区");
+    }
+
+    #[test]
+    fn csv_has_a_bom_and_quotes() {
+        let bytes = csv_bytes(&["a", "b"], &[vec!["x,y".into(), "=1".into()]]).unwrap();
+        assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+        assert_eq!(
+            String::from_utf8(bytes[3..].to_vec()).unwrap(),
+            "a,b\n\"x,y\",'=1\n"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_neutralised_cell_starts_a_formula(cell in ".{0,12}") {
+            let safe = neutralise(&cell);
+            let first = safe.trim_start().chars().next();
+            let risky = first.is_some_and(|c| FORMULA_STARTS.contains(&c));
+            prop_assert!(!risky || safe.trim().parse::<f64>().is_ok());
+        }
+    }
+}
