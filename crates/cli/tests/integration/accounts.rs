@@ -876,3 +876,73 @@ async fn user_and_audit_pages_with_csv_export() {
         assert_eq!(response.status(), 303, "{path}");
     }
 }
+
+#[tokio::test]
+async fn bulk_users_by_upload_page() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "county", "officer", "230102")
+        .await
+        .unwrap();
+    let client = browser();
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("username", "county"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = client
+        .get(app.url("/users"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&html);
+    let upload = |csrf: String, text: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", csrf)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("users.csv"),
+            );
+        client
+            .post(app.url("/users/import"))
+            .header("cookie", &cookie)
+            .multipart(form)
+            .send()
+    };
+    let bad = "username,name,role,unit\nok.one,甲,viewer,230102\nbad.one,乙,viewer,230103\n";
+    let html = upload(csrf.clone(), bad)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("users.csv 第 3 行：单位 230103 不在您的管辖范围内"),
+        "{html}"
+    );
+    assert_eq!(
+        app.app
+            .list_users(&Caller::operator(), None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let good = "username,name,role,unit\nok.one,甲,viewer,230102\nok.two,乙,community_worker,230102001001\n";
+    let response = upload("forged".into(), good).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let html = upload(csrf, good).await.unwrap().text().await.unwrap();
+    assert!(html.contains("已新建 2 个用户"), "{html}");
+    assert_eq!(html.matches("<td><code>").count(), 2);
+}

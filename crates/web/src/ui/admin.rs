@@ -55,6 +55,7 @@ struct UsersPage {
     csrf_token: String,
     message: Option<String>,
     error: Option<String>,
+    created: Vec<(String, String)>,
 }
 
 async fn users_page(
@@ -62,6 +63,16 @@ async fn users_page(
     session: &Session,
     message: Option<String>,
     error: Option<String>,
+) -> Result<Response, WebError> {
+    users_page_with(state, session, message, error, Vec::new()).await
+}
+
+async fn users_page_with(
+    state: &AppState,
+    session: &Session,
+    message: Option<String>,
+    error: Option<String>,
+    created: Vec<(String, String)>,
 ) -> Result<Response, WebError> {
     let users = state
         .app
@@ -74,6 +85,7 @@ async fn users_page(
         csrf_token: session.csrf_token.clone(),
         message,
         error,
+        created,
     })
 }
 
@@ -156,6 +168,57 @@ pub async fn user_action(
     match outcome {
         Ok(message) => users_page(&state, &session, Some(message), None).await,
         Err(e @ (AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::NotFound(_))) => {
+            users_page(&state, &session, None, Some(e.to_string())).await
+        }
+        Err(e) => Err(WebError::Page(e)),
+    }
+}
+
+/// Bulk creation from an uploaded CSV or spreadsheet.
+pub async fn import_users(
+    State(state): State<AppState>,
+    PageSession(session): PageSession,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, WebError> {
+    let mut csrf = String::new();
+    let mut file = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| WebError::Page(AppError::BadRequest(format!("上传内容无法读取：{e}"))))?
+    {
+        match field.name() {
+            Some("csrf_token") => {
+                csrf = field.text().await.map_err(|e| {
+                    WebError::Page(AppError::BadRequest(format!("上传内容无法读取：{e}")))
+                })?;
+            }
+            Some("file") => {
+                let name = field.file_name().unwrap_or("上传的文件").to_string();
+                let bytes = field.bytes().await.map_err(|e| {
+                    WebError::Page(AppError::BadRequest(format!("上传文件无法读取：{e}")))
+                })?;
+                file = Some(shequ_app::SourceFile {
+                    name,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            _ => {}
+        }
+    }
+    check_csrf(&session, &csrf)?;
+    let Some(file) = file.filter(|f| !f.bytes.is_empty()) else {
+        return users_page(&state, &session, None, Some("请选择要上传的文件".into())).await;
+    };
+    match state.app.import_users(&session.caller, &file).await {
+        Ok(created) => {
+            let message = format!(
+                "已新建 {} 个用户；首次密码仅显示这一次，请转交本人",
+                created.len()
+            );
+            users_page_with(&state, &session, Some(message), None, created).await
+        }
+        Err(e @ (AppError::InvalidFile(_) | AppError::BadRequest(_) | AppError::Forbidden(_))) => {
             users_page(&state, &session, None, Some(e.to_string())).await
         }
         Err(e) => Err(WebError::Page(e)),

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/audit", get(admin::audit))
         .route("/users", get(admin::users).post(admin::create_user))
+        .route("/users/import", post(admin::import_users))
         .route("/users/{username}/{action}", post(admin::user_action))
 }
 
