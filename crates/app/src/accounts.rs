@@ -333,35 +333,9 @@ impl App {
         caller: &Caller,
         within: Option<&str>,
     ) -> Result<Vec<UserView>, AppError> {
-        let within = match within.map(str::trim).filter(|w| !w.is_empty()) {
-            Some(code) => Some(self.unit(code).await?.unit.code),
-            None => None,
-        };
-        let scope = match &caller.actor {
-            Actor::Operator { .. }
-            | Actor::User {
-                role: Role::ProvinceAdmin,
-                ..
-            } => within,
-            Actor::User {
-                role: Role::Officer,
-                scope,
-                ..
-            } => {
-                let wanted = within.unwrap_or_else(|| scope.clone());
-                let mut path = self.store.ancestor_codes(&wanted).await?;
-                path.push(wanted.clone());
-                if !access::covers(scope, &path) {
-                    return Err(AppError::Forbidden(format!(
-                        "单位 {wanted} 不在您的管辖范围内"
-                    )));
-                }
-                Some(wanted)
-            }
-            Actor::User { .. } => {
-                return Err(AppError::Forbidden("您没有管理用户的权限".into()));
-            }
-        };
+        let scope = self
+            .supervised_scope(caller, within, "您没有管理用户的权限")
+            .await?;
         let users = self.store.list_users(scope.as_ref()).await?;
         Ok(users.iter().map(UserView::from).collect())
     }

@@ -17,13 +17,14 @@ pub struct AuditPage {
 }
 
 impl App {
-    /// Newest first. `unit` narrows to a subtree; an officer sees only its own scope.
-    pub async fn audit_log(
+    /// The subtree an admin or officer asks about: an admin any unit or everything (None), an
+    /// officer its own scope or a unit inside it; other roles are refused with `refusal`.
+    pub(crate) async fn supervised_scope(
         &self,
         caller: &Caller,
         unit: Option<&str>,
-        cursor: Option<&str>,
-    ) -> Result<AuditPage, AppError> {
+        refusal: &str,
+    ) -> Result<Option<DivisionCode>, AppError> {
         let unit = match unit.map(str::trim).filter(|u| !u.is_empty()) {
             Some(text) => Some(
                 DivisionCode::parse(text)
@@ -31,12 +32,12 @@ impl App {
             ),
             None => None,
         };
-        let unit = match &caller.actor {
+        match &caller.actor {
             Actor::Operator { .. }
             | Actor::User {
                 role: Role::ProvinceAdmin,
                 ..
-            } => unit,
+            } => Ok(unit),
             Actor::User {
                 role: Role::Officer,
                 scope,
@@ -54,12 +55,22 @@ impl App {
                         "单位 {wanted} 不在您的管辖范围内"
                     )));
                 }
-                Some(wanted)
+                Ok(Some(wanted))
             }
-            Actor::User { .. } => {
-                return Err(AppError::Forbidden("您没有查看操作日志的权限".into()));
-            }
-        };
+            Actor::User { .. } => Err(AppError::Forbidden(refusal.to_string())),
+        }
+    }
+
+    /// Newest first. `unit` narrows to a subtree; an officer sees only its own scope.
+    pub async fn audit_log(
+        &self,
+        caller: &Caller,
+        unit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<AuditPage, AppError> {
+        let unit = self
+            .supervised_scope(caller, unit, "您没有查看操作日志的权限")
+            .await?;
         let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => Some(
                 c.parse::<i64>()

@@ -13,6 +13,35 @@ use crate::{AccountStore, AuditEntry, NewUser, SessionRecord, UserRecord};
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, \
      u.scope_code, u.active, u.must_change_password";
 
+/// Inserts a user inside a transaction, refusing a taken username.
+async fn insert_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user: &NewUser,
+    now: &str,
+) -> Result<i64, StoreError> {
+    let taken = sqlx::query("SELECT id FROM users WHERE username = $1")
+        .bind(&user.username)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::DuplicateUsername(user.username.clone()));
+    }
+    Ok(sqlx::query(
+        "INSERT INTO users (username, display_name, password_hash, role, scope_code, active, \
+         must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
+    )
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .bind(user.role.as_str())
+    .bind(user.scope.as_str())
+    .bind(i64::from(user.must_change_password))
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?)
+}
+
 fn user_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
     let role: String = row.try_get("role")?;
     let active: i64 = row.try_get("active")?;
@@ -39,63 +68,33 @@ impl AccountStore for SqlStore {
     }
 
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let taken = sqlx::query("SELECT id FROM users WHERE username = $1")
-            .bind(&user.username)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            tx.rollback().await?;
-            return Err(StoreError::DuplicateUsername(user.username.clone()));
-        }
-        let id: i64 = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, role, scope_code, active, \
-             must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
-        )
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(user.scope.as_str())
-        .bind(i64::from(user.must_change_password))
-        .bind(jiff::Timestamp::now().to_string())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(id)
+        self.create_users(std::slice::from_ref(user), audit)
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("no user id".into()))
     }
 
-    async fn create_users(&self, users: &[NewUser], audit: &AuditEntry) -> Result<(), StoreError> {
+    async fn create_users(
+        &self,
+        users: &[NewUser],
+        audit: &AuditEntry,
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         let now = jiff::Timestamp::now().to_string();
+        let mut ids = Vec::with_capacity(users.len());
         for user in users {
-            let taken = sqlx::query("SELECT id FROM users WHERE username = $1")
-                .bind(&user.username)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if taken.is_some() {
-                tx.rollback().await?;
-                return Err(StoreError::DuplicateUsername(user.username.clone()));
+            match insert_user(&mut tx, user, &now).await {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
             }
-            sqlx::query(
-                "INSERT INTO users (username, display_name, password_hash, role, scope_code, active, \
-                 must_change_password, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)",
-            )
-            .bind(&user.username)
-            .bind(&user.display_name)
-            .bind(&user.password_hash)
-            .bind(user.role.as_str())
-            .bind(user.scope.as_str())
-            .bind(i64::from(user.must_change_password))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
         }
         audit_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ids)
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {

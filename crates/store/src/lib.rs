@@ -128,7 +128,11 @@ pub trait AccountStore: Send + Sync {
     async fn count_users(&self) -> Result<i64, StoreError>;
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError>;
     /// Creates all the users or, if any username is taken, none.
-    async fn create_users(&self, users: &[NewUser], audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn create_users(
+        &self,
+        users: &[NewUser],
+        audit: &AuditEntry,
+    ) -> Result<Vec<i64>, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Users whose scope unit is the given unit or below it (all when None), by username.
     async fn list_users(

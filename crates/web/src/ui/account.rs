@@ -25,16 +25,7 @@ impl FromRequestParts<AppState> for PageSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let client = client_address(parts, state);
-        let token = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|pair| {
-                let (key, value) = pair.trim().split_once('=')?;
-                (key == SESSION_COOKIE).then(|| value.to_string())
-            });
+        let token = crate::auth::cookie(&parts.headers, SESSION_COOKIE).map(str::to_string);
         let Some(token) = token else {
             return Err(Redirect::to("/login").into_response());
         };
