@@ -598,6 +598,8 @@ async fn token_with(app: &TestApp, username: &str, password: &str) -> String {
 }
 
 /// Every protected route, with each role in and out of scope and anonymously, against a table.
+/// 2xx is allowed; 400 is allowed but the input was refused; 401, 403 and the redirect to
+/// sign-in (303) are denied.
 #[tokio::test]
 async fn authorisation_matrix() {
     let app = spawn_app().await;
@@ -613,36 +615,6 @@ async fn authorisation_matrix() {
     ] {
         create(&app, &operator, username, role, unit).await.unwrap();
     }
-    let mut tokens = std::collections::HashMap::new();
-    for username in ["admin", "county", "far", "worker", "evaluator", "viewer"] {
-        tokens.insert(username, token(&app, username).await);
-    }
-    // (method, path, expected status for: anonymous, admin, county, far, worker, evaluator, viewer)
-    let matrix: &[(&str, &str, [u16; 7])] = &[
-        ("GET", "/api/v1/me", [401, 200, 200, 200, 200, 200, 200]),
-        ("GET", "/api/v1/audit", [401, 200, 200, 200, 403, 403, 403]),
-        (
-            "GET",
-            "/api/v1/audit?unit=230102001",
-            [401, 200, 200, 403, 403, 403, 403],
-        ),
-        ("GET", "/api/v1/users", [401, 200, 200, 200, 403, 403, 403]),
-        (
-            "GET",
-            "/api/v1/users?unit=230102",
-            [401, 200, 200, 403, 403, 403, 403],
-        ),
-        (
-            "POST",
-            "/api/v1/users/target/reset-password",
-            [401, 200, 200, 403, 403, 403, 403],
-        ),
-        (
-            "POST",
-            "/api/v1/users/target/activate",
-            [401, 204, 204, 403, 403, 403, 403],
-        ),
-    ];
     let who = [
         "anonymous",
         "admin",
@@ -652,14 +624,123 @@ async fn authorisation_matrix() {
         "evaluator",
         "viewer",
     ];
-    for (method, path, expected) in matrix {
+    let mut tokens = std::collections::HashMap::new();
+    for username in &who[1..] {
+        tokens.insert(*username, token(&app, username).await);
+    }
+    let wrong_password = json!({"current": "wrongpassword1", "new": "another2010hlj"});
+    // (method, path, JSON body, expected status for each of `who`)
+    let matrix: Vec<(&str, &str, Value, [u16; 7])> = vec![
+        (
+            "GET",
+            "/api/v1/me",
+            Value::Null,
+            [401, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/me/password",
+            wrong_password,
+            [401, 400, 400, 400, 400, 400, 400],
+        ),
+        (
+            "GET",
+            "/api/v1/audit",
+            Value::Null,
+            [401, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/audit?unit=230102001",
+            Value::Null,
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/audit.csv",
+            Value::Null,
+            [401, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/audit.csv?unit=230102",
+            Value::Null,
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/users",
+            Value::Null,
+            [401, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/users?unit=230102",
+            Value::Null,
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/reset-password",
+            json!({}),
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/deactivate",
+            json!({}),
+            [401, 204, 204, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/activate",
+            json!({}),
+            [401, 204, 204, 403, 403, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/admin/deactivate",
+            json!({}),
+            [401, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/account",
+            Value::Null,
+            [303, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/users",
+            Value::Null,
+            [303, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/audit",
+            Value::Null,
+            [303, 200, 200, 200, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/audit?unit=230102",
+            Value::Null,
+            [303, 200, 200, 403, 403, 403, 403],
+        ),
+    ];
+    let client = browser();
+    for (method, path, body, expected) in &matrix {
         for (i, username) in who.iter().enumerate() {
             let mut request = match *method {
-                "GET" => app.client.get(app.url(path)),
-                _ => app.client.post(app.url(path)).json(&json!({})),
+                "GET" => client.get(app.url(path)),
+                _ => client.post(app.url(path)).json(body),
             };
             if let Some(token) = tokens.get(username) {
-                request = request.bearer_auth(token);
+                request = if path.starts_with("/api/") {
+                    request.bearer_auth(token)
+                } else {
+                    request.header("cookie", format!("shequ_session={token}"))
+                };
             }
             let status = request.send().await.unwrap().status().as_u16();
             assert_eq!(status, expected[i], "{method} {path} as {username}");
@@ -669,23 +750,26 @@ async fn authorisation_matrix() {
     let body = |n: usize| json!({"username": format!("new{n}"), "display_name": "新用户", "role": "viewer", "unit": "230102001"});
     let expected = [401, 201, 201, 403, 403, 403, 403];
     for (i, username) in who.iter().enumerate() {
-        let mut request = app.client.post(app.url("/api/v1/users")).json(&body(i));
+        let mut request = client.post(app.url("/api/v1/users")).json(&body(i));
         if let Some(token) = tokens.get(username) {
             request = request.bearer_auth(token);
         }
         let status = request.send().await.unwrap().status().as_u16();
         assert_eq!(status, expected[i], "POST /api/v1/users as {username}");
     }
-    // Pages: the account page sends the anonymous to sign in.
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
+    // Signing out, last: everyone signed in may, the anonymous get 401.
+    for (i, username) in who.iter().enumerate() {
+        let mut request = client.post(app.url("/api/v1/auth/logout")).json(&json!({}));
+        if let Some(token) = tokens.get(username) {
+            request = request.bearer_auth(token);
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        assert_eq!(
+            status,
+            if i == 0 { 401 } else { 204 },
+            "logout as {username}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -945,4 +1029,71 @@ async fn bulk_users_by_upload_page() {
     let html = upload(csrf, good).await.unwrap().text().await.unwrap();
     assert!(html.contains("已新建 2 个用户"), "{html}");
     assert_eq!(html.matches("<td><code>").count(), 2);
+}
+
+#[tokio::test]
+async fn every_account_write_appends_exactly_one_audit_entry() {
+    let app = spawn_app().await;
+    let operator = Caller::operator();
+    create(&app, &operator, "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    create(&app, &operator, "target", "viewer", "230102")
+        .await
+        .unwrap();
+    let admin = token(&app, "admin").await;
+    let count = || async {
+        app.app
+            .audit_log(&operator, None, None)
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    let steps: Vec<(&str, &str, Value, &str)> = vec![
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"username": "third", "display_name": "三", "role": "viewer", "unit": "230102"}),
+            "user.create",
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/deactivate",
+            json!({}),
+            "user.deactivate",
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/activate",
+            json!({}),
+            "user.activate",
+        ),
+        (
+            "POST",
+            "/api/v1/users/target/reset-password",
+            json!({}),
+            "user.reset_password",
+        ),
+        (
+            "POST",
+            "/api/v1/me/password",
+            json!({"current": PASSWORD, "new": "changed2010hlj"}),
+            "user.change_password",
+        ),
+        ("POST", "/api/v1/auth/logout", json!({}), "auth.sign_out"),
+    ];
+    for (_, path, body, action) in steps {
+        let before = count().await;
+        let (status, _) = post_as(&app, &admin, path, body).await;
+        assert!(status < 300, "{path}: {status}");
+        let log = app.app.audit_log(&operator, None, None).await.unwrap();
+        assert_eq!(log.items.len(), before + 1, "{path}");
+        assert_eq!(log.items[0].entry.action, action);
+    }
+    // Refusals write nothing (beyond a failed sign-in, which is itself an event).
+    let before = count().await;
+    let (status, _) = post_as(&app, &admin, "/api/v1/users/target/deactivate", json!({})).await;
+    assert_eq!(status, 401, "signed out");
+    assert_eq!(count().await, before);
 }
