@@ -24,6 +24,8 @@ pub const SESSION_IDLE: SignedDuration = SignedDuration::from_hours(2);
 pub const SESSION_IDLE_SECONDS: i64 = SESSION_IDLE.as_secs();
 /// Sessions are marked used at most this often, to spare writes.
 const TOUCH_EVERY: SignedDuration = SignedDuration::from_mins(1);
+/// Most users one bulk import creates (each needs a slow password hash).
+const MAX_IMPORT_USERS: usize = 2000;
 /// State key holding the hash of the one-time setup token.
 const SETUP_KEY: &str = "setup_token_hash";
 /// The one message for an unknown user and a wrong password.
@@ -160,7 +162,7 @@ impl App {
         role: &str,
         unit: &str,
     ) -> Result<(String, String, Role, crate::UnitView), AppError> {
-        let username = username.trim().to_string();
+        let username = username.trim().to_lowercase();
         access::check_username(&username).map_err(AppError::BadRequest)?;
         let display_name = display_name.trim().to_string();
         if display_name.is_empty()
@@ -189,10 +191,10 @@ impl App {
                 unit.unit.code
             )));
         }
-        access::check_role_scope(role, &unit.unit.code, unit.unit.kind.is_community())
-            .map_err(AppError::BadRequest)?;
         let path: Vec<DivisionCode> = unit.path.iter().map(|r| r.code.clone()).collect();
         access::may_manage_user(&caller.actor, role, &path).map_err(AppError::Forbidden)?;
+        access::check_role_scope(role, &unit.unit.code, unit.unit.kind.is_community())
+            .map_err(AppError::BadRequest)?;
         Ok((username, display_name, role, unit))
     }
 
@@ -256,6 +258,12 @@ impl App {
         file: &shequ_interchange::SourceFile,
     ) -> Result<Vec<(String, String)>, AppError> {
         let rows = shequ_interchange::users::read_users(file).map_err(AppError::InvalidFile)?;
+        if rows.len() > MAX_IMPORT_USERS {
+            return Err(AppError::BadRequest(format!(
+                "一次最多导入 {MAX_IMPORT_USERS} 个用户，本文件有 {} 行；请分批导入",
+                rows.len()
+            )));
+        }
         let mut problems = Vec::new();
         let mut checked = Vec::new();
         let mut seen = std::collections::HashMap::new();
@@ -263,7 +271,7 @@ impl App {
             let at = |problem: String| {
                 shequ_interchange::FileProblem::at(&row.origin.file, row.origin.line, None, problem)
             };
-            if let Some(first) = seen.insert(row.username.trim().to_string(), row.origin.line) {
+            if let Some(first) = seen.insert(row.username.trim().to_lowercase(), row.origin.line) {
                 problems.push(at(format!(
                     "用户名 {} 与第 {first} 行重复",
                     row.username.trim()
@@ -302,22 +310,22 @@ impl App {
             });
             handed_out.push((username, password));
         }
-        let audit = caller.audit(
-            "user.import",
-            None,
-            &file.name,
-            &format!(
-                "批量新建 {} 个用户：{}",
-                users.len(),
-                handed_out
-                    .iter()
-                    .map(|(u, _)| u.as_str())
-                    .collect::<Vec<_>>()
-                    .join("、")
-            ),
-        );
+        let audits: Vec<shequ_store::AuditEntry> = users
+            .iter()
+            .map(|u| {
+                caller.audit(
+                    "user.import",
+                    Some(&u.scope),
+                    &u.username,
+                    &format!(
+                        "从 {} 批量新建用户 {}（{}），角色 {}",
+                        file.name, u.username, u.display_name, u.role
+                    ),
+                )
+            })
+            .collect();
         self.store
-            .create_users(&users, &audit)
+            .create_users(&users, &audits)
             .await
             .map_err(|e| match e {
                 StoreError::DuplicateUsername(_) => AppError::BadRequest(e.to_string()),
@@ -399,7 +407,7 @@ impl App {
             "重置密码（须在首次登录时修改）",
         );
         self.store
-            .set_password(user.id, &hash, true, &audit)
+            .set_password(user.id, &hash, true, None, &audit)
             .await?;
         Ok(password)
     }
@@ -416,16 +424,19 @@ impl App {
         password: &str,
         client: &str,
     ) -> Result<SignedIn, AppError> {
-        let username = shequ_domain::text::excerpt(username.trim(), 64);
-        let since = (Timestamp::now() - FAILURE_WINDOW).to_string();
-        let (by_user, by_client) = self
-            .store
-            .sign_in_failures_since(&username, client, &since)
-            .await?;
-        if by_user >= USERNAME_FAILURE_LIMIT || by_client >= CLIENT_FAILURE_LIMIT {
-            return Err(AppError::TooManyAttempts(
-                "登录失败次数过多，请 15 分钟后再试".into(),
-            ));
+        let username = shequ_domain::text::excerpt(username.trim(), 64).to_lowercase();
+        if let Err(locked) = self.check_lockout(&username, client).await {
+            let audit = shequ_store::AuditEntry {
+                actor: username.replace(['\r', '\n'], " "),
+                role: "anonymous".into(),
+                action: "auth.sign_in_locked".into(),
+                unit: None,
+                object: username.replace(['\r', '\n'], " "),
+                summary: "登录被拒绝（失败次数过多）".into(),
+                client: client.to_string(),
+            };
+            self.store.append_audit(&audit).await?;
+            return Err(locked);
         }
         let user = self.store.user_by_username(&username).await?;
         let (hash, active) = match &user {
@@ -435,11 +446,11 @@ impl App {
         let valid = verify_password(password.to_string(), hash).await?;
         let (Some(user), true, true) = (user, valid, active) else {
             let audit = shequ_store::AuditEntry {
-                actor: username.clone(),
+                actor: username.replace(['\r', '\n'], " "),
                 role: "anonymous".into(),
                 action: "auth.sign_in_failed".into(),
                 unit: None,
-                object: username.clone(),
+                object: username.replace(['\r', '\n'], " "),
                 summary: "登录失败".into(),
                 client: client.to_string(),
             };
@@ -460,6 +471,21 @@ impl App {
             csrf_token,
             user: UserView::from(&user),
         })
+    }
+
+    /// Refuses while a username or client address has failed too often recently.
+    async fn check_lockout(&self, username: &str, client: &str) -> Result<(), AppError> {
+        let since = (Timestamp::now() - FAILURE_WINDOW).to_string();
+        let (by_user, by_client) = self
+            .store
+            .sign_in_failures_since(username, client, &since)
+            .await?;
+        if by_user >= USERNAME_FAILURE_LIMIT || by_client >= CLIENT_FAILURE_LIMIT {
+            return Err(AppError::TooManyAttempts(
+                "失败次数过多，请 15 分钟后再试".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The session a token names, if it is current; marks it used.
@@ -502,7 +528,19 @@ impl App {
             .user_by_username(&session.user.username)
             .await?
             .ok_or_else(|| AppError::Unauthenticated("用户不存在".into()))?;
+        // Guessing the current password counts like a failed sign-in, with the same lockout.
+        let client = session.caller.client.clone();
+        self.check_lockout(&user.username, &client).await?;
         if !verify_password(current.to_string(), user.password_hash.clone()).await? {
+            let audit = session.caller.audit(
+                "user.change_password_failed",
+                Some(&user.scope),
+                &user.username,
+                "修改密码时当前密码不正确",
+            );
+            self.store
+                .record_sign_in_failure(&user.username, &client, &audit)
+                .await?;
             return Err(AppError::BadRequest("当前密码不正确".into()));
         }
         if current == new {
@@ -517,7 +555,7 @@ impl App {
             "修改本人密码",
         );
         self.store
-            .set_password(user.id, &hash, false, &audit)
+            .set_password(user.id, &hash, false, Some(&session.token_hash), &audit)
             .await?;
         Ok(())
     }
@@ -548,8 +586,9 @@ impl App {
         mut request: UserRequest,
         client: &str,
     ) -> Result<UserView, AppError> {
+        let used_up = || AppError::NotFound("初始化链接无效或已使用".into());
         if !self.setup_token_valid(token).await? {
-            return Err(AppError::NotFound("初始化链接无效或已使用".into()));
+            return Err(used_up());
         }
         request.role = Role::ProvinceAdmin.as_str().to_string();
         request.must_change_password = false;
@@ -559,9 +598,25 @@ impl App {
             },
             client: client.to_string(),
         };
-        let user = self.create_user(&setup, request).await?;
-        self.store.set_state(SETUP_KEY, "used").await?;
-        Ok(user)
+        // Check the form first so a mistake does not use up the link; then exactly one of
+        // any concurrent submissions takes it.
+        self.check_new_user(
+            &setup,
+            &request.username,
+            &request.display_name,
+            &request.role,
+            &request.unit,
+        )
+        .await?;
+        access::check_password(&request.password).map_err(AppError::BadRequest)?;
+        if !self
+            .store
+            .swap_state(SETUP_KEY, &token_hash(token), "used")
+            .await?
+        {
+            return Err(used_up());
+        }
+        self.create_user(&setup, request).await
     }
 
     pub async fn sign_out(&self, session: &Session) -> Result<(), AppError> {

@@ -68,23 +68,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::ImportUsers { file, out }) => {
             let app = open_initialised(&cli.database).await?;
+            // Claim the output file first: users created with nowhere to put their first
+            // passwords would be locked out.
+            let mut out_file = match &out {
+                Some(path) => Some(create_private(path)?),
+                None => None,
+            };
             let created = app
                 .import_users(&Caller::operator(), &read_source(&file)?)
-                .await?;
+                .await;
+            let created = match created {
+                Ok(created) => created,
+                Err(e) => {
+                    if let Some(path) = &out {
+                        drop(out_file.take());
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e.into());
+                }
+            };
             let mut sheet = String::from("username,password\n");
             for (username, password) in &created {
                 sheet.push_str(&format!("{username},{password}\n"));
             }
-            match out {
-                Some(path) => {
-                    write_private(&path, &sheet)?;
+            match (out, out_file) {
+                (Some(path), Some(mut file)) => {
+                    use std::io::Write;
+                    file.write_all(sheet.as_bytes())
+                        .with_context(|| format!("无法写入 {}", path.display()))?;
                     println!(
                         "已创建 {} 个用户；首次密码已写入 {}",
                         created.len(),
                         path.display()
                     );
                 }
-                None => {
+                _ => {
                     print!("{sheet}");
                     eprintln!(
                         "已创建 {} 个用户；请将首次密码分发给本人，首次登录须修改",
@@ -217,9 +235,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Writes a file only its owner can read (it holds passwords).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
+/// Creates a new file only its owner can read (it will hold passwords).
+fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -227,12 +244,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
+    options
         .open(path)
-        .with_context(|| format!("无法新建 {}（文件已存在或目录不可写）", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("无法写入 {}", path.display()))?;
-    Ok(())
+        .with_context(|| format!("无法新建 {}（文件已存在或目录不可写）", path.display()))
 }
 
 fn read_source(path: &Path) -> anyhow::Result<SourceFile> {

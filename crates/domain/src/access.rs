@@ -152,6 +152,9 @@ pub fn check_role_scope(
     scope_is_community: bool,
 ) -> Result<(), String> {
     match role {
+        Role::ProvinceAdmin if scope.level() != Level::Province => {
+            Err(format!("省级管理员的所属单位必须是省级单位，{scope} 不是"))
+        }
         Role::CommunityWorker if scope.level() != Level::Committee || !scope_is_community => Err(
             format!("社区工作者的所属单位必须是一个社区（居委会或类似居委会的单位），{scope} 不是"),
         ),
@@ -178,6 +181,15 @@ const COMMON_PASSWORDS: &[&str] = &[
     "woaini1314520",
     "aa123456789",
     "shequ12345",
+    "password12",
+    "password1",
+    "qwerty1234",
+    "qwerty12345",
+    "iloveyou12",
+    "1234qwer",
+    "1q2w3e4r5t",
+    "a123456789",
+    "abc123456789",
 ];
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -207,7 +219,7 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Usernames: 3 to 32 characters of ASCII letters, digits, '.', '_' and '-'.
+/// Usernames (stored lower-case): 3 to 32 characters of ASCII letters, digits, '.', '_' and '-'.
 pub fn check_username(username: &str) -> Result<(), String> {
     let ok_chars = username
         .chars()

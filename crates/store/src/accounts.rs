@@ -67,8 +67,21 @@ impl AccountStore for SqlStore {
             .try_get("n")?)
     }
 
+    async fn swap_state(&self, key: &str, expected: &str, new: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("UPDATE app_state SET value = $1 WHERE key = $2 AND value = $3")
+            .bind(new)
+            .bind(key)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError> {
-        self.create_users(std::slice::from_ref(user), audit)
+        self.create_users(std::slice::from_ref(user), std::slice::from_ref(audit))
             .await?
             .first()
             .copied()
@@ -78,7 +91,7 @@ impl AccountStore for SqlStore {
     async fn create_users(
         &self,
         users: &[NewUser],
-        audit: &AuditEntry,
+        audits: &[AuditEntry],
     ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.begin_write().await?;
         let now = jiff::Timestamp::now().to_string();
@@ -92,7 +105,9 @@ impl AccountStore for SqlStore {
                 }
             }
         }
-        audit_in(&mut tx, audit).await?;
+        for audit in audits {
+            audit_in(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(ids)
     }
@@ -202,6 +217,7 @@ impl AccountStore for SqlStore {
         user_id: i64,
         password_hash: &str,
         must_change: bool,
+        keep: Option<&str>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
@@ -211,6 +227,16 @@ impl AccountStore for SqlStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        // Whoever knew the old password must not stay signed in with it.
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL \
+             AND token_hash <> $3",
+        )
+        .bind(jiff::Timestamp::now().to_string())
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
         audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())

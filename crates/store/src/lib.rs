@@ -128,10 +128,11 @@ pub trait AccountStore: Send + Sync {
     async fn count_users(&self) -> Result<i64, StoreError>;
     async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<i64, StoreError>;
     /// Creates all the users or, if any username is taken, none.
+    /// One audit entry per user, in the same transaction.
     async fn create_users(
         &self,
         users: &[NewUser],
-        audit: &AuditEntry,
+        audits: &[AuditEntry],
     ) -> Result<Vec<i64>, StoreError>;
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Users whose scope unit is the given unit or below it (all when None), by username.
@@ -155,13 +156,19 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Sets a new password hash and whether it must be changed at the next sign-in.
+    /// Sets a new password hash and ends the user's sessions, except the one whose token hash
+    /// is `keep` (the session changing its own password).
     async fn set_password(
         &self,
         user_id: i64,
         password_hash: &str,
         must_change: bool,
+        keep: Option<&str>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
+    /// Replaces a state value only if it still is `expected`; true when it did. One of many
+    /// concurrent callers wins.
+    async fn swap_state(&self, key: &str, expected: &str, new: &str) -> Result<bool, StoreError>;
     async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError>;
     async fn revoke_session(&self, token_hash: &str, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn record_sign_in_failure(

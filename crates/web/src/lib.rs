@@ -39,7 +39,6 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(ui::routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(error::normalise_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::wait_until_ready,
@@ -57,6 +56,8 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        // Outermost, so refusals made by the layers above (413, 408) get the same form too.
+        .layer(axum::middleware::from_fn(error::normalise_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1097,3 +1097,168 @@ async fn every_account_write_appends_exactly_one_audit_entry() {
     assert_eq!(status, 401, "signed out");
     assert_eq!(count().await, before);
 }
+
+#[tokio::test]
+async fn the_setup_link_makes_exactly_one_admin_under_concurrency() {
+    let app = spawn_app().await;
+    let token = app.app.prepare_setup().await.unwrap().unwrap();
+    let url = app.url(&format!("/setup/{token}"));
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let client = browser();
+        let url = url.clone();
+        handles.push(tokio::spawn(async move {
+            let username = format!("racer{i}");
+            client
+                .post(&url)
+                .form(&[
+                    ("username", username.as_str()),
+                    ("display_name", "管理员"),
+                    ("password", PASSWORD),
+                    ("confirm", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(app.app.user_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn password_resets_and_changes_end_other_sessions() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "admin", "province_admin", "23")
+        .await
+        .unwrap();
+    create(&app, &Caller::operator(), "officer", "officer", "230102")
+        .await
+        .unwrap();
+    let admin = token(&app, "admin").await;
+    let first = token(&app, "officer").await;
+    let second = token(&app, "officer").await;
+    // Changing one's own password keeps that session and ends the others.
+    let (status, _) = post_as(
+        &app,
+        &first,
+        "/api/v1/me/password",
+        json!({"current": PASSWORD, "new": "changed2010hlj"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(get_as(&app, &first, "/api/v1/me").await.0, 200);
+    assert_eq!(get_as(&app, &second, "/api/v1/me").await.0, 401);
+    // A reset by an admin ends them all.
+    let (status, _) = post_as(
+        &app,
+        &admin,
+        "/api/v1/users/officer/reset-password",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(get_as(&app, &first, "/api/v1/me").await.0, 401);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_locks_out_like_sign_in() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "officer", "officer", "230102")
+        .await
+        .unwrap();
+    let officer = token(&app, "officer").await;
+    for _ in 0..5 {
+        let (status, _) = post_as(
+            &app,
+            &officer,
+            "/api/v1/me/password",
+            json!({"current": "guess2010xxx", "new": "changed2010hlj"}),
+        )
+        .await;
+        assert_eq!(status, 400);
+    }
+    let (status, body) = post_as(
+        &app,
+        &officer,
+        "/api/v1/me/password",
+        json!({"current": PASSWORD, "new": "changed2010hlj"}),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    // The refused sign-ins during the lockout are in the log too.
+    assert_eq!(login(&app, "officer", PASSWORD).await.status(), 429);
+    let log = app
+        .app
+        .audit_log(&Caller::operator(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(log.items[0].entry.action, "auth.sign_in_locked");
+    let failed = log
+        .items
+        .iter()
+        .filter(|r| r.entry.action == "user.change_password_failed")
+        .count();
+    assert_eq!(failed, 5);
+}
+
+#[tokio::test]
+async fn province_admins_belong_to_a_province_and_usernames_ignore_case() {
+    let app = spawn_app().await;
+    let error = create(
+        &app,
+        &Caller::operator(),
+        "low.admin",
+        "province_admin",
+        "2301",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains("省级管理员的所属单位必须是省级单位"),
+        "{error}"
+    );
+    create(&app, &Caller::operator(), "Zhang.San", "viewer", "230102")
+        .await
+        .unwrap();
+    let error = create(&app, &Caller::operator(), "zhang.san", "viewer", "230102")
+        .await
+        .unwrap_err();
+    assert!(error.contains("已被使用"), "{error}");
+    assert_eq!(login(&app, "ZHANG.SAN", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_foreign_sign_in_forms_are_refused_in_form() {
+    let app = spawn_app().await;
+    let big = "x".repeat(3 * 1024 * 1024);
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "too_large");
+    let response = browser()
+        .post(app.url("/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

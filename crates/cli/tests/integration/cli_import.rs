@@ -730,10 +730,33 @@ async fn bulk_users_from_a_spreadsheet_all_or_none() {
     );
     assert_eq!(app.list_users(&operator, None).await.unwrap().len(), 3);
     let log = app.audit_log(&operator, None, None).await.unwrap();
-    let imports = log
+    let imports: Vec<_> = log
         .items
         .iter()
         .filter(|r| r.entry.action == "user.import")
-        .count();
-    assert_eq!(imports, 1);
+        .collect();
+    // One entry per created user, each with its unit so officers see their own.
+    assert_eq!(imports.len(), 3);
+    assert!(imports.iter().all(|r| r.entry.unit.is_some()));
+
+    // An output file that cannot be created stops the import before any user exists.
+    let again = db.data_dir.join("again.csv");
+    std::fs::write(
+        &again,
+        "username,name,role,unit\nlate.one,迟,viewer,230102\n",
+    )
+    .unwrap();
+    let output = shequ(
+        &db.data_dir,
+        &[
+            "admin",
+            "import-users",
+            again.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("无法新建"));
+    assert_eq!(app.list_users(&operator, None).await.unwrap().len(), 3);
 }

@@ -81,8 +81,23 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(client, https): ClientAddress,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
+    // A sign-in form posted from another site would sign the visitor into someone else's
+    // account; a missing Origin alone is no reason to refuse.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin_host != host {
+            return Err(WebError::Page(AppError::Forbidden(
+                "登录请求来自其他网站，已拒绝".into(),
+            )));
+        }
+    }
     match state
         .app
         .sign_in(&form.username, &form.password, &client)
