@@ -350,6 +350,12 @@ impl App {
 
     /// A user the caller may manage, by username.
     async fn managed_user(&self, caller: &Caller, username: &str) -> Result<UserRecord, AppError> {
+        // Roles that manage no one learn nothing about which usernames exist.
+        if let Actor::User { role, .. } = &caller.actor
+            && !matches!(role, Role::ProvinceAdmin | Role::Officer)
+        {
+            return Err(AppError::Forbidden("您没有管理用户的权限".into()));
+        }
         let user = self
             .store
             .user_by_username(username.trim())

@@ -136,7 +136,7 @@ pub fn may_manage_user(
             match role {
                 Role::ProvinceAdmin => Err("不能创建或管理省级管理员".into()),
                 Role::Officer if target_scope == scope => {
-                    Err("只能为下级单位创建民政工作人员".into())
+                    Err("只能创建或管理下级单位的民政工作人员".into())
                 }
                 _ => Ok(()),
             }

@@ -58,12 +58,10 @@ pub fn over_https(parts: &Parts, state: &AppState) -> bool {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    // The scheme is case-insensitive (RFC 9110).
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -150,11 +148,12 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
-/// The Set-Cookie value for a new session; Secure when served over HTTPS.
+/// The Set-Cookie value for a new session; Secure when served over HTTPS. No Max-Age: the
+/// cookie lasts until the browser closes and the server ends the session after idle time, so an
+/// active user is not signed out at a fixed time after signing in.
 pub fn session_cookie(token: &str, https: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
-        shequ_app::SESSION_IDLE_SECONDS,
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/{}",
         if https { "; Secure" } else { "" }
     )
 }

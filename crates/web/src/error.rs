@@ -93,7 +93,15 @@ impl IntoResponse for WebError {
                     error: code,
                     message: public_message(&error),
                 };
-                (status, Json(body)).into_response()
+                let mut response = (status, Json(body)).into_response();
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    // The lockout window, in seconds.
+                    response.headers_mut().insert(
+                        axum::http::header::RETRY_AFTER,
+                        axum::http::HeaderValue::from_static("900"),
+                    );
+                }
+                response
             }
             WebError::Page(error) => {
                 let (status, _, title) = classify(&error);

@@ -74,6 +74,10 @@ async fn sign_in_me_and_sign_out() {
         .to_string();
     assert!(cookie.starts_with("shequ_session="));
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(
+        !cookie.contains("Max-Age"),
+        "ends with the browser; the server ends idle sessions"
+    );
     let body: Value = response.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_string();
     assert_eq!(body["user"]["role"], "province_admin");
@@ -131,6 +135,7 @@ async fn unknown_user_and_wrong_password_look_the_same_and_lock_out() {
     // Five failures: even the right password is refused for a while.
     let locked = login(&app, "admin", PASSWORD).await;
     assert_eq!(locked.status(), 429);
+    assert_eq!(locked.headers()["retry-after"], "900");
     let body: Value = locked.json().await.unwrap();
     assert_eq!(body["error"], "too_many_attempts");
     // Other usernames from the same address are not locked by it.
@@ -233,7 +238,12 @@ async fn creating_users_respects_roles_scopes_and_rules_and_writes_nothing_when_
             "230102",
             "不能创建或管理省级管理员",
         ),
-        ("xx2", "officer", "230102", "只能为下级单位创建民政工作人员"),
+        (
+            "xx2",
+            "officer",
+            "230102",
+            "只能创建或管理下级单位的民政工作人员",
+        ),
         ("xx3", "viewer", "230103", "不在您的管辖范围内"),
         ("xx4", "root", "230102", "角色“root”无效"),
         ("xx5", "viewer", "239999", "所属单位无效"),

@@ -264,6 +264,11 @@ async fn the_openapi_document_names_every_route() {
     ] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing");
     }
+    let q = &doc["paths"]["/api/v1/units"]["get"]["parameters"][0];
+    assert_eq!(
+        (q["name"].as_str(), q["in"].as_str()),
+        (Some("q"), Some("query"))
+    );
 }
 
 #[tokio::test]

@@ -105,6 +105,7 @@ pub async fn me(ApiSession(session): ApiSession) -> Json<MeJson> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// a unit code: entries for it and everything below it (officers: within their scope)
     unit: Option<String>,
@@ -196,6 +197,7 @@ fn user_json(user: &UserView) -> UserJson {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersParams {
     /// a unit code: users whose scope unit is it or below it
     unit: Option<String>,
@@ -264,7 +266,8 @@ pub async fn create_user(
                 role: body.role,
                 unit: body.unit,
                 password,
-                must_change_password: first_password.is_some(),
+                // A password someone else chose must be replaced by the user's own.
+                must_change_password: true,
             },
         )
         .await
@@ -357,6 +360,7 @@ pub async fn change_password(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditExportParams {
     unit: Option<String>,
 }

@@ -351,6 +351,7 @@ async fn children(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
     /// a name (or part of one) or the first digits of a code
     q: Option<String>,
