@@ -53,6 +53,7 @@ pub struct UserView {
     pub role: Role,
     pub scope: DivisionCode,
     pub must_change_password: bool,
+    pub active: bool,
 }
 
 impl From<&UserRecord> for UserView {
@@ -64,6 +65,7 @@ impl From<&UserRecord> for UserView {
             role: u.role,
             scope: u.scope.clone(),
             must_change_password: u.must_change_password,
+            active: u.active,
         }
     }
 }
@@ -247,6 +249,7 @@ impl App {
             role,
             scope: new_user.scope,
             must_change_password: new_user.must_change_password,
+            active: true,
         })
     }
 

@@ -897,6 +897,20 @@ async fn user_and_audit_pages_with_csv_export() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+    let html = client
+        .post(app.url("/users/street.one/deactivate"))
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已停用 street.one"));
+    assert!(html.contains("<td>已停用</td>"));
+    assert!(html.contains("/users/street.one/activate"));
+    assert!(!html.contains("/users/street.one/deactivate"));
 
     // A failed sign-in under a formula-like name, to see it made inert in the export.
     assert_eq!(login(&app, "=1+2", "wrongpassword1").await.status(), 401);
