@@ -200,13 +200,13 @@ impl App {
         Ok((username, display_name, role, unit))
     }
 
-    /// Creates a user: the caller must be allowed to manage that role at that unit.
-    pub async fn create_user(
+    /// Everything about a user request, its password included.
+    async fn check_user_request(
         &self,
         caller: &Caller,
-        request: UserRequest,
-    ) -> Result<UserView, AppError> {
-        let (username, display_name, role, unit) = self
+        request: &UserRequest,
+    ) -> Result<(String, String, Role, crate::UnitView), AppError> {
+        let checked = self
             .check_new_user(
                 caller,
                 &request.username,
@@ -216,6 +216,17 @@ impl App {
             )
             .await?;
         access::check_password(&request.password).map_err(AppError::BadRequest)?;
+        Ok(checked)
+    }
+
+    /// Creates a user: the caller must be allowed to manage that role at that unit.
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        request: UserRequest,
+    ) -> Result<UserView, AppError> {
+        let (username, display_name, role, unit) =
+            self.check_user_request(caller, &request).await?;
         let password_hash = hash_password(request.password).await?;
         let audit = caller.audit(
             "user.create",
@@ -609,15 +620,7 @@ impl App {
         };
         // Check the form first so a mistake does not use up the link; then exactly one of
         // any concurrent submissions takes it.
-        self.check_new_user(
-            &setup,
-            &request.username,
-            &request.display_name,
-            &request.role,
-            &request.unit,
-        )
-        .await?;
-        access::check_password(&request.password).map_err(AppError::BadRequest)?;
+        self.check_user_request(&setup, &request).await?;
         if !self
             .store
             .swap_state(SETUP_KEY, &token_hash(token), "used")

@@ -177,13 +177,7 @@ async fn cookie_writes_need_the_csrf_token_unless_json() {
         .await
         .unwrap();
     let response = login(&app, "admin", PASSWORD).await;
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie_of(&response);
     let body: Value = response.json().await.unwrap();
     let csrf = body["csrf_token"].as_str().unwrap().to_string();
     let logout = |csrf: Option<&str>| {
@@ -436,13 +430,7 @@ async fn from_the_setup_link_to_a_signed_in_admin_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie_of(&response);
     let html = client
         .get(app.url("/account"))
         .header("cookie", &cookie)
@@ -836,13 +824,7 @@ async fn user_and_audit_pages_with_csv_export() {
             .send()
     };
     let response = sign_in("county").await.unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie_of(&response);
     let html = client
         .get(app.url("/users"))
         .header("cookie", &cookie)
@@ -962,13 +944,7 @@ async fn user_and_audit_pages_with_csv_export() {
 
     // A viewer gets refusals as pages.
     let response = sign_in("viewer").await.unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie_of(&response);
     for path in ["/users", "/audit"] {
         let response = client
             .get(app.url(path))
@@ -998,13 +974,7 @@ async fn bulk_users_by_upload_page() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie_of(&response);
     let html = client
         .get(app.url("/users"))
         .header("cookie", &cookie)
@@ -1285,4 +1255,15 @@ async fn oversized_bodies_and_foreign_sign_in_forms_are_refused_in_form() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+}
+
+/// The `name=value` part of a response's session cookie.
+fn session_cookie_of(response: &reqwest::Response) -> String {
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }

@@ -282,6 +282,20 @@ pub async fn create_user(
         .into_response())
 }
 
+async fn set_active(
+    state: &AppState,
+    session: &shequ_app::Session,
+    username: &str,
+    active: bool,
+) -> Result<StatusCode, WebError> {
+    state
+        .app
+        .set_user_active(&session.caller, username, active)
+        .await
+        .map_err(WebError::Api)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Deactivates a user (ending its sessions).
 #[utoipa::path(post, path = "/api/v1/users/{username}/deactivate",
     params(("username" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -290,12 +304,7 @@ pub async fn deactivate(
     ApiSession(session): ApiSession,
     axum::extract::Path(username): axum::extract::Path<String>,
 ) -> Result<StatusCode, WebError> {
-    state
-        .app
-        .set_user_active(&session.caller, &username, false)
-        .await
-        .map_err(WebError::Api)?;
-    Ok(StatusCode::NO_CONTENT)
+    set_active(&state, &session, &username, false).await
 }
 
 /// Reactivates a user.
@@ -306,12 +315,7 @@ pub async fn activate(
     ApiSession(session): ApiSession,
     axum::extract::Path(username): axum::extract::Path<String>,
 ) -> Result<StatusCode, WebError> {
-    state
-        .app
-        .set_user_active(&session.caller, &username, true)
-        .await
-        .map_err(WebError::Api)?;
-    Ok(StatusCode::NO_CONTENT)
+    set_active(&state, &session, &username, true).await
 }
 
 #[derive(Serialize, ToSchema)]
