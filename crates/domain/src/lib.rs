@@ -5,7 +5,9 @@
 
 pub mod access;
 pub mod codes;
+pub mod dates;
 pub mod numerals;
+pub mod records;
 pub mod standard;
 pub mod text;
 pub mod tree;
