@@ -6,8 +6,12 @@
 const FORMULA_STARTS: [char; 8] = ['=', '+', '-', '@', '＝', '＋', '－', '＠'];
 
 /// A cell as it is safe to write: text that would start a formula gets a leading apostrophe;
-/// numbers (such as -3 or +5) stay numbers.
+/// numbers (such as -3 or +5) stay numbers. Text that already starts with an apostrophe gets
+/// one more, so that removing exactly one on import gives back what was written.
 pub fn neutralise(cell: &str) -> String {
+    if cell.starts_with('\'') {
+        return format!("'{cell}");
+    }
     let starts_formula = cell
         .trim_start()
         .chars()

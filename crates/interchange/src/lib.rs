@@ -1,9 +1,11 @@
 //! Reading and writing the files offices exchange: pure, bytes in and rows out, every problem
-//! named by file, line and column. Nothing here touches a database or the file system.
+//! named by file, line and column. Nothing here touches a database; only large xlsx exports
+//! spill rows to temporary files.
 
 pub mod divisions;
 pub mod export;
 pub mod groups;
+pub mod records;
 pub mod spreadsheet;
 pub mod text;
 pub mod users;
