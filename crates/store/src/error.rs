@@ -16,6 +16,12 @@ pub enum StoreError {
     DuplicateUsername(String),
     #[error("数据已被另一项导入修改，请重试")]
     Conflict,
+    #[error("{unit} 的 {year} 年台账已随自评报送锁定，退回前不能修改")]
+    Locked { unit: String, year: i16 },
+    #[error("记录不存在")]
+    NotFound,
+    #[error("记录重复：{0}")]
+    DuplicateRecord(String),
     /// Not marked as a source: the message already says it, and error chains would repeat it.
     #[error("数据库错误：{}", describe(.0))]
     Database(sqlx::Error),

@@ -9,6 +9,7 @@
 mod accounts;
 mod error;
 mod migrations;
+mod records;
 mod sql;
 pub mod testing;
 
@@ -22,6 +23,10 @@ use shequ_domain::units::{Unit, UnitRef};
 
 pub use error::StoreError;
 pub use migrations::{MIGRATIONS, Migration};
+pub use records::{
+    NewFile, RecordChange, RecordCursor, RecordFilter, RecordIdentity, RecordStore, RecordWrite,
+    StoredFile, StoredRecord, YearState,
+};
 pub use sql::{Backend, SqlStore};
 
 /// What loading a standard version did.
@@ -187,7 +192,7 @@ pub trait AccountStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + Send + Sync {
+pub trait Store: AccountStore + RecordStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; refuses a database newer than this program.

@@ -140,7 +140,7 @@ fn optional_date(row: &AnyRow, column: &str) -> Result<Option<jiff::civil::Date>
     .transpose()
 }
 
-fn ancestors_of(row: &AnyRow) -> Result<Ancestors, StoreError> {
+pub(crate) fn ancestors_of(row: &AnyRow) -> Result<Ancestors, StoreError> {
     Ok(Ancestors {
         province: optional_code(row, "province_code")?,
         prefecture: optional_code(row, "prefecture_code")?,
@@ -222,16 +222,16 @@ fn placeholders(rows: usize, columns: usize, first: usize) -> String {
 }
 
 /// `$1, $2, ...` for an IN list.
-fn list_placeholders(count: usize, first: usize) -> String {
+pub(crate) fn list_placeholders(count: usize, first: usize) -> String {
     (first..first + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-type AnyQuery = Query<'static, Any, AnyArguments>;
+pub(crate) type AnyQuery = Query<'static, Any, AnyArguments>;
 
-fn query(sql: String) -> AnyQuery {
+pub(crate) fn query(sql: String) -> AnyQuery {
     sqlx::query(AssertSqlSafe(sql))
 }
 

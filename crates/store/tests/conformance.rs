@@ -2,11 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use shequ_domain::codes::DivisionCode;
+use shequ_domain::records::{Input, RecordData, RecordKind};
 use shequ_domain::standard::Standard;
 use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
 use shequ_store::testing::TestDatabase;
 use shequ_store::{
-    AuditEntry, GroupMembership, SaveOutcome, SqlStore, Store, StoreError, UnitQuery,
+    AuditEntry, GroupMembership, NewFile, RecordChange, RecordCursor, RecordFilter, RecordStore,
+    RecordWrite, SaveOutcome, SqlStore, Store, StoreError, UnitQuery,
 };
 
 fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
@@ -350,6 +352,292 @@ async fn groups_cover_subtrees(store: SqlStore) {
     assert_eq!(members[0].counts.community, 1);
 }
 
+fn service(unit: &str, date: &str, item: &str, people: &str) -> RecordWrite {
+    let data = RecordData::from_inputs(
+        RecordKind::Services,
+        [
+            ("unit", unit),
+            ("date", date),
+            ("item", item),
+            ("people", people),
+        ]
+        .map(|(k, v)| (k, Input::Text(v))),
+    )
+    .unwrap();
+    RecordWrite {
+        data,
+        record_ref: None,
+        standard_id: Some("hlj-2010".into()),
+        confirmed: true,
+    }
+}
+
+fn health(unit: &str, year: &str, count: &str) -> RecordWrite {
+    let data = RecordData::from_inputs(
+        RecordKind::Health,
+        [("unit", unit), ("year", year), ("count", count)].map(|(k, v)| (k, Input::Text(v))),
+    )
+    .unwrap();
+    RecordWrite {
+        data,
+        record_ref: None,
+        standard_id: None,
+        confirmed: true,
+    }
+}
+
+async fn records_are_written_filtered_and_paged(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = "230102001001";
+    let b = "230102001002";
+    let ids = store
+        .apply_record_changes(
+            &[
+                RecordChange::Insert(service(a, "2010-03-05", "5", "12")),
+                RecordChange::Insert(service(a, "2010-03-01", "6", "3")),
+                RecordChange::Insert(service(a, "2010-04-01", "5", "1")),
+                RecordChange::Insert(service(b, "2010-03-05", "5", "7")),
+                RecordChange::Insert(health(a, "2010", "900")),
+            ],
+            &[],
+            "worker",
+            &[audit("records.create", Some(a))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 5);
+    let stored = store.record(ids[0]).await.unwrap().unwrap();
+    assert_eq!(stored.data.int("people"), Some(12));
+    assert_eq!(stored.year, 2010);
+    assert_eq!(stored.created_by, "worker");
+    assert_eq!(stored.standard_id.as_deref(), Some("hlj-2010"));
+
+    let march = RecordFilter {
+        kind: Some(RecordKind::Services),
+        unit: Some(code(a)),
+        year: Some(2010),
+        month: Some(3),
+        ..Default::default()
+    };
+    let listed = store.list_records(&march, None, 10).await.unwrap();
+    // Ledger order: by date.
+    let dates: Vec<_> = listed
+        .iter()
+        .map(|r| r.data.date("date").unwrap().to_string())
+        .collect();
+    assert_eq!(dates, ["2010-03-01", "2010-03-05"]);
+    assert_eq!(store.count_records(&march).await.unwrap(), 2);
+    let item5 = RecordFilter {
+        kind: Some(RecordKind::Services),
+        within: Some(code("230102")),
+        item: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(store.count_records(&item5).await.unwrap(), 3);
+    // Paging continues after the cursor.
+    let all = RecordFilter {
+        kind: Some(RecordKind::Services),
+        ..Default::default()
+    };
+    let first = store.list_records(&all, None, 2).await.unwrap();
+    let last = first.last().unwrap();
+    let cursor = RecordCursor {
+        sort_key: last.data.date("date").unwrap().to_string(),
+        id: last.id,
+    };
+    let rest = store.list_records(&all, Some(&cursor), 10).await.unwrap();
+    assert_eq!(first.len() + rest.len(), 4);
+    assert!(rest.iter().all(|r| first.iter().all(|f| f.id != r.id)));
+
+    // One health count per community year.
+    let dup = store
+        .apply_record_changes(
+            &[RecordChange::Insert(health(a, "2010", "901"))],
+            &[],
+            "worker",
+            &[],
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::DuplicateRecord(_))),
+        "{dup:?}"
+    );
+
+    // Update and delete.
+    store
+        .apply_record_changes(
+            &[
+                RecordChange::Update {
+                    id: ids[0],
+                    write: service(a, "2010-03-05", "5", "20"),
+                },
+                RecordChange::Delete { id: ids[1] },
+            ],
+            &[],
+            "officer",
+            &[],
+        )
+        .await
+        .unwrap();
+    let updated = store.record(ids[0]).await.unwrap().unwrap();
+    assert_eq!(updated.data.int("people"), Some(20));
+    assert_eq!(updated.updated_by, "officer");
+    assert_eq!(updated.created_by, "worker");
+    assert!(store.record(ids[1]).await.unwrap().is_none());
+    let identities = store
+        .record_identities(RecordKind::Services, &[code(a)])
+        .await
+        .unwrap();
+    assert_eq!(identities.len(), 2);
+    assert_eq!(identities[0].content_key, updated.data.content_key());
+    let audits = store.audit_entries(Some(&code(a)), None, 10).await.unwrap();
+    assert!(audits.iter().any(|e| e.entry.action == "records.create"));
+}
+
+async fn a_locked_year_refuses_every_write(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = "230102001001";
+    let ids = store
+        .apply_record_changes(
+            &[
+                RecordChange::Insert(service(a, "2010-03-05", "5", "12")),
+                RecordChange::Insert(service(a, "2011-03-05", "5", "12")),
+            ],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    let file = NewFile {
+        file_name: "a.png".into(),
+        content_type: "image/png".into(),
+        sha256: "00".into(),
+        bytes: b"\x89PNG\r\n\x1a\n\x00\x01".to_vec(),
+    };
+    let file_id = store
+        .add_record_file(ids[0], &file, "worker", &audit("records.file", Some(a)))
+        .await
+        .unwrap();
+    let (meta, bytes) = store.record_file(file_id).await.unwrap().unwrap();
+    assert_eq!(bytes, file.bytes);
+    assert_eq!(meta.size_bytes, 10);
+    assert_eq!(store.record_files(ids[0]).await.unwrap().len(), 1);
+
+    store
+        .set_year_locked(&code(a), 2010, true, &audit("records.lock", Some(a)))
+        .await
+        .unwrap();
+    let states = store.year_states(&[code(a)]).await.unwrap();
+    assert!(states[&(code(a), 2010)].locked);
+    assert!(!states[&(code(a), 2011)].locked);
+    let locked =
+        |r: Result<Vec<i64>, StoreError>| matches!(r, Err(StoreError::Locked { year: 2010, .. }));
+    assert!(locked(
+        store
+            .apply_record_changes(
+                &[RecordChange::Insert(service(a, "2010-05-01", "1", "1"))],
+                &[],
+                "w",
+                &[]
+            )
+            .await
+    ));
+    assert!(locked(
+        store
+            .apply_record_changes(&[RecordChange::Delete { id: ids[0] }], &[], "w", &[])
+            .await
+    ));
+    // Moving a record of an open year into the locked one is refused too.
+    assert!(locked(
+        store
+            .apply_record_changes(
+                &[RecordChange::Update {
+                    id: ids[1],
+                    write: service(a, "2010-06-01", "5", "12")
+                }],
+                &[],
+                "w",
+                &[],
+            )
+            .await
+    ));
+    assert!(matches!(
+        store
+            .add_record_file(ids[0], &file, "w", &audit("x", None))
+            .await,
+        Err(StoreError::Locked { .. })
+    ));
+    assert!(matches!(
+        store.delete_record_file(file_id, &audit("x", None)).await,
+        Err(StoreError::Locked { .. })
+    ));
+    // Nothing of the refused batch was written, and the open year still takes writes.
+    assert_eq!(store.record(ids[1]).await.unwrap().unwrap().year, 2011);
+    store
+        .apply_record_changes(
+            &[RecordChange::Insert(service(a, "2011-05-01", "1", "1"))],
+            &[],
+            "w",
+            &[],
+        )
+        .await
+        .unwrap();
+    // Unlocked (the review returned it), the year is writable again.
+    store
+        .set_year_locked(&code(a), 2010, false, &audit("records.unlock", Some(a)))
+        .await
+        .unwrap();
+    store
+        .apply_record_changes(&[RecordChange::Delete { id: ids[0] }], &[], "w", &[])
+        .await
+        .unwrap();
+    assert!(store.record_file(file_id).await.unwrap().is_none());
+}
+
+async fn a_stale_record_plan_is_refused(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = code("230102001001");
+    let before = store.year_states(&[a.clone()]).await.unwrap();
+    assert!(before.is_empty());
+    store
+        .apply_record_changes(
+            &[RecordChange::Insert(service(
+                "230102001001",
+                "2010-03-05",
+                "5",
+                "12",
+            ))],
+            &[(a.clone(), 2010, 0)],
+            "w",
+            &[],
+        )
+        .await
+        .unwrap();
+    // Planned against version 0, but the year is now at 1.
+    let stale = store
+        .apply_record_changes(
+            &[RecordChange::Insert(service(
+                "230102001001",
+                "2010-03-05",
+                "5",
+                "12",
+            ))],
+            &[(a.clone(), 2010, 0)],
+            "w",
+            &[],
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    assert_eq!(
+        store.year_states(&[a.clone()]).await.unwrap()[&(a, 2010)].version,
+        1
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -387,6 +675,9 @@ on_both_backends!(
     reimport_rename_and_close,
     search_by_code_prefix_and_name,
     groups_cover_subtrees,
+    records_are_written_filtered_and_paged,
+    a_locked_year_refuses_every_write,
+    a_stale_record_plan_is_refused,
 );
 
 #[test]
