@@ -6,6 +6,7 @@ mod audit;
 mod bundled;
 mod caller;
 mod error;
+mod records;
 mod search;
 mod tree;
 
@@ -23,10 +24,16 @@ pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;
 pub use error::AppError;
+pub use records::{
+    ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,
+    RecordView, StartYearSummary, YearOverview, record_template,
+};
 pub use shequ_domain as domain;
+pub use shequ_interchange::records::{ExportFormat, RowError};
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{
     AuditEntry, AuditRecord, Backend, GroupSummary, NameChange, SaveOutcome, StoreError,
+    StoredFile, StoredRecord,
 };
 pub use tree::{
     DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,

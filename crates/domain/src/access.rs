@@ -107,6 +107,26 @@ pub fn may_read(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
     }
 }
 
+/// May the actor add, change or delete the records of the community with this path? The
+/// community's own workers keep them; the province (and the operator) may correct them. Officers,
+/// evaluators and viewers read them but do not write them, so that what is reviewed is what the
+/// community itself recorded.
+pub fn may_write_records(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
+    match actor {
+        Actor::Operator { .. }
+        | Actor::User {
+            role: Role::ProvinceAdmin,
+            ..
+        } => true,
+        Actor::User {
+            role: Role::CommunityWorker,
+            scope,
+            ..
+        } => unit_path.last() == Some(scope),
+        Actor::User { .. } => false,
+    }
+}
+
 /// May the actor create or manage a user with this role whose scope unit has this path?
 ///
 /// A province admin may manage anyone. An officer may manage, inside its scope, officers for
@@ -260,6 +280,16 @@ mod tests {
     #[test]
     fn reading_follows_the_scope() {
         assert!(may_read(&user(Role::Viewer, "230102"), &path(&COMMUNITY)));
+        let own = path(&COMMUNITY);
+        let worker = user(Role::CommunityWorker, own.last().unwrap().as_str());
+        assert!(may_write_records(&worker, &own));
+        let mut neighbour = own.clone();
+        neighbour.pop();
+        neighbour.push(DivisionCode::parse("230102001999").unwrap());
+        assert!(!may_write_records(&worker, &neighbour));
+        assert!(!may_write_records(&user(Role::Officer, "230102"), &own));
+        assert!(!may_write_records(&user(Role::Viewer, "23"), &own));
+        assert!(may_write_records(&user(Role::ProvinceAdmin, "23"), &own));
         assert!(!may_read(&user(Role::Viewer, "230103"), &path(&COMMUNITY)));
         assert!(may_read(&user(Role::ProvinceAdmin, "23"), &path(&["44"])));
         assert!(may_read(

@@ -12,19 +12,15 @@ pub fn parse_date_text(input: &str) -> Result<Date, String> {
         return Err("日期为空".into());
     }
     // A date-time keeps only its date part.
-    let date_part = text
-        .split_once(|c: char| c == ' ' || c == 'T')
-        .map_or(text, |(date, time)| {
-            if time.contains(':') || time.is_empty() {
-                date
-            } else {
-                text
-            }
-        });
+    let date_part = text.split_once([' ', 'T']).map_or(text, |(date, time)| {
+        if time.contains(':') || time.is_empty() {
+            date
+        } else {
+            text
+        }
+    });
     let date_part = date_part.strip_suffix('日').unwrap_or(date_part);
-    let parts: Vec<&str> = date_part
-        .split(|c: char| matches!(c, '-' | '/' | '.' | '年' | '月'))
-        .collect();
+    let parts: Vec<&str> = date_part.split(['-', '/', '.', '年', '月']).collect();
     let bad = || {
         format!(
             "无法识别的日期“{}”（可写作 2010-03-05、2010/3/5、2010年3月5日 或 2010.3.5）",
@@ -62,7 +58,7 @@ fn checked_date(year: i64, month: i64, day: i64) -> Result<Date, String> {
 /// The date of a spreadsheet serial number in the 1900 date system. Excel counts a
 /// 29 February 1900 that never was (serial 60), so serials after it are one day ahead.
 pub fn excel_serial_date(serial: f64) -> Result<Date, String> {
-    if !serial.is_finite() || serial < 1.0 || serial >= 2_958_466.0 {
+    if !serial.is_finite() || !(1.0..2_958_466.0).contains(&serial) {
         return Err(format!("数字 {serial} 不是有效的表格日期"));
     }
     let days = serial.floor() as i64;

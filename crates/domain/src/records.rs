@@ -880,12 +880,11 @@ impl RecordData {
                     problems.push(FieldProblem::on("end", "结束日期早于开始日期"));
                 }
             }
-            RecordKind::Mediation => {
+            RecordKind::Mediation
                 if self.get("mediated") == Some(&Value::Bool(false))
-                    && self.get("outcome").is_some()
-                {
-                    problems.push(FieldProblem::on("outcome", "未调解的纠纷不应填写调解结果"));
-                }
+                    && self.get("outcome").is_some() =>
+            {
+                problems.push(FieldProblem::on("outcome", "未调解的纠纷不应填写调解结果"));
             }
             RecordKind::Profile => self.check_estate(&mut problems),
             RecordKind::Organisations => {

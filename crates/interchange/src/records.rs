@@ -450,7 +450,7 @@ pub struct RecordWriter<W: Write + Send> {
 }
 
 enum Target<W: Write + Send> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Xlsx {
         workbook: Box<rust_xlsxwriter::Workbook>,
         next_row: u32,
@@ -473,7 +473,7 @@ impl<W: Write + Send> RecordWriter<W> {
                 writer
                     .write_record(&headers)
                     .map_err(|e| format!("写入失败：{e}"))?;
-                Target::Csv(writer)
+                Target::Csv(Box::new(writer))
             }
             ExportFormat::Xlsx => {
                 let mut workbook = Box::new(rust_xlsxwriter::Workbook::new());

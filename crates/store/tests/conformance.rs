@@ -601,7 +601,7 @@ async fn a_stale_record_plan_is_refused(store: SqlStore) {
     store.migrate().await.unwrap();
     import(&store, &province(), "2010-01-01").await;
     let a = code("230102001001");
-    let before = store.year_states(&[a.clone()]).await.unwrap();
+    let before = store.year_states(std::slice::from_ref(&a)).await.unwrap();
     assert!(before.is_empty());
     store
         .apply_record_changes(
@@ -633,7 +633,7 @@ async fn a_stale_record_plan_is_refused(store: SqlStore) {
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     assert_eq!(
-        store.year_states(&[a.clone()]).await.unwrap()[&(a, 2010)].version,
+        store.year_states(std::slice::from_ref(&a)).await.unwrap()[&(a, 2010)].version,
         1
     );
 }
