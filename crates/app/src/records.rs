@@ -846,7 +846,7 @@ impl App {
         }
         for _ in 0..IMPORT_ATTEMPTS {
             match self
-                .try_import(caller, file, parsed.kind, &parsed.rows)
+                .try_import(caller, file, parsed.kind, &parsed.rows, &parsed.errors)
                 .await
             {
                 Err(AppError::Store(StoreError::Conflict)) => continue,
@@ -862,6 +862,7 @@ impl App {
         file: &SourceFile,
         kind: RecordKind,
         rows: &[ImportRow],
+        read_errors: &[RowError],
     ) -> Result<ImportReport, AppError> {
         let standard = self.current_standard().await?;
         let mut codes: Vec<DivisionCode> = rows.iter().filter_map(|r| r.data.unit()).collect();
@@ -887,7 +888,7 @@ impl App {
             } else {
                 HashSet::new()
             };
-        let mut errors = Vec::new();
+        let mut errors = read_errors.to_vec();
         let error = |row: &ImportRow, key: &str, reason: String| RowError {
             row: row.row,
             column: kind

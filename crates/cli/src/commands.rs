@@ -5,11 +5,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use shequ_app::{
-    App, Bundled, Caller, DivisionSource, ImportOptions, InitOutcome, SaveOutcome, SourceFile,
+    App, Bundled, Caller, DivisionSource, ExportRequest, ImportOptions, InitOutcome, SaveOutcome,
+    SourceFile,
 };
 use shequ_web::AppState;
 
-use crate::config::{AdminCommand, Cli, Command, DatabaseOptions, ImportCommand};
+use crate::config::{
+    AdminCommand, Cli, Command, DatabaseOptions, ExportCommand, ImportCommand, RecordsCommand,
+};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -33,7 +36,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 ImportCommand::Groups { file } => import_groups(&app, &file).await,
                 ImportCommand::Standard { file } => import_standard(&app, &file).await,
+                ImportCommand::Records { file, json } => import_records(&app, &file, json).await,
             }
+        }
+        Command::Export(ExportCommand::Records {
+            unit,
+            year,
+            kind,
+            format,
+            out,
+        }) => {
+            let app = open_initialised(&cli.database).await?;
+            let request = ExportRequest {
+                unit,
+                year,
+                kind,
+                format,
+            };
+            export_records(&app, &request, out.as_deref()).await
+        }
+        Command::Records(command) => {
+            let app = open_initialised(&cli.database).await?;
+            let (unit, year, locked) = match command {
+                RecordsCommand::Lock { unit, year } => (unit, year, true),
+                RecordsCommand::Unlock { unit, year } => (unit, year, false),
+            };
+            app.set_records_locked(&Caller::operator(), &unit, year, locked)
+                .await?;
+            println!(
+                "{unit} 的 {year} 年台账已{}",
+                if locked { "锁定" } else { "解除锁定" }
+            );
+            Ok(())
         }
         Command::Admin(AdminCommand::CreateUser {
             username,
@@ -328,6 +362,109 @@ async fn import_standard(app: &App, file: &Path) -> anyhow::Result<()> {
     match app.add_standard(&text, &Caller::operator()).await? {
         SaveOutcome::Added => println!("已载入新标准版本，并设为当前版本"),
         SaveOutcome::AlreadyPresent => println!("该标准版本已存在，内容相同，未作改动"),
+    }
+    Ok(())
+}
+
+/// A bar that stays out of sight for work that finishes within a second.
+fn delayed_bar(bar: ProgressBar) -> ProgressBar {
+    bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    let shown = bar.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if !shown.is_finished() {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    });
+    bar
+}
+
+async fn import_records(app: &App, file: &Path, json: bool) -> anyhow::Result<()> {
+    let source = read_source(file)?;
+    let bar = delayed_bar(ProgressBar::new_spinner());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message("核对并导入台账（全部通过才写入）……");
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let result = app.import_records(&Caller::operator(), &source).await;
+    bar.finish_and_clear();
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else if report.errors.is_empty() {
+        println!(
+            "导入完成：新增 {} 条，未变 {} 条，修改 {} 条",
+            report.new, report.unchanged, report.changed
+        );
+    } else {
+        for e in &report.errors {
+            let mut line = format!("第 {} 行", e.row);
+            if !e.column.is_empty() {
+                line.push_str(&format!("（{}", e.column));
+                if !e.value.is_empty() {
+                    line.push_str(&format!("：“{}”", e.value));
+                }
+                line.push('）');
+            }
+            eprintln!("{line}：{}", e.reason);
+        }
+    }
+    if !report.errors.is_empty() {
+        bail!(
+            "{} 有 {} 处错误，未导入任何数据",
+            file.display(),
+            report.errors.len()
+        );
+    }
+    Ok(())
+}
+
+async fn export_records(
+    app: &App,
+    request: &ExportRequest,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let caller = Caller::operator();
+    let total = app.count_for_export(&caller, request).await?;
+    let bar = delayed_bar(ProgressBar::new(u64::try_from(total).unwrap_or(0)));
+    bar.set_style(
+        ProgressStyle::with_template("导出 {bar:30} {pos}/{len} 条 {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |n: usize| bar.set_position(n as u64);
+    match out {
+        Some(path) => {
+            // Written beside the target and renamed at the end: a failed export leaves no
+            // half-written file behind.
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let temp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("无法在 {} 中写入", dir.display()))?;
+            let writer = std::io::BufWriter::new(temp);
+            let writer = app
+                .export_records(&caller, request, writer, progress)
+                .await?;
+            let temp = writer
+                .into_inner()
+                .map_err(|e| anyhow::anyhow!("写入失败：{}", e.error()))?;
+            temp.persist(path)
+                .with_context(|| format!("无法写入 {}", path.display()))?;
+            bar.finish_and_clear();
+            eprintln!("已导出 {total} 条到 {}", path.display());
+        }
+        None => {
+            let writer = std::io::BufWriter::new(std::io::stdout());
+            let mut writer = app
+                .export_records(&caller, request, writer, progress)
+                .await?;
+            use std::io::Write;
+            writer.flush().context("写入标准输出失败")?;
+            bar.finish_and_clear();
+        }
     }
     Ok(())
 }

@@ -2,6 +2,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use shequ_app::ExportFormat;
+use shequ_domain::records::RecordKind;
 
 #[derive(Parser)]
 #[command(
@@ -65,9 +67,15 @@ pub enum Command {
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
     },
-    /// Import reference data
+    /// Import reference data and records
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Export records as xlsx or CSV
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Community records: locks
+    #[command(subcommand)]
+    Records(RecordsCommand),
     /// Print the OpenAPI document of the JSON API
     Openapi,
     /// Accounts
@@ -108,16 +116,28 @@ pub enum AdminCommand {
     },
 }
 
-/// Dates as offices write them: 2011-03-01, also with full-width digits or 2011/3/1.
+/// Dates as offices write them: 2011-03-01, 2011/3/1, 2011年3月1日, full-width digits too.
 fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
-    use unicode_normalization::UnicodeNormalization;
-    let normalised: String = text.nfkc().collect();
-    let parts: Vec<&str> = normalised.trim().split(['-', '/', '.']).collect();
-    let numbers: Option<Vec<i16>> = parts.iter().map(|p| p.parse().ok()).collect();
-    match numbers.as_deref() {
-        Some([y, m, d]) if parts[0].len() == 4 => jiff::civil::Date::new(*y, *m as i8, *d as i8)
-            .map_err(|_| format!("日期“{text}”不存在")),
-        _ => Err(format!("日期“{text}”格式应为 YYYY-MM-DD，如 2011-03-01")),
+    shequ_domain::dates::parse_date_text(text)
+}
+
+fn parse_kind(text: &str) -> Result<RecordKind, String> {
+    RecordKind::parse(text).ok_or_else(|| {
+        format!(
+            "未知的台账类型“{text}”，应为：{}",
+            RecordKind::ALL.map(|k| k.as_str()).join("、")
+        )
+    })
+}
+
+fn parse_format(text: &str) -> Result<ExportFormat, String> {
+    ExportFormat::parse(text).ok_or_else(|| format!("未知的格式“{text}”，应为 xlsx 或 csv"))
+}
+
+fn parse_year(text: &str) -> Result<i16, String> {
+    match text.trim().parse::<i16>() {
+        Ok(year) if (2000..=2100).contains(&year) => Ok(year),
+        _ => Err(format!("年度“{text}”应为 2000 至 2100 之间的四位数")),
     }
 }
 
@@ -140,4 +160,51 @@ pub enum ImportCommand {
     Groups { file: PathBuf },
     /// A new version of the standard (TOML, as data/standards/hlj-2010.toml)
     Standard { file: PathBuf },
+    /// Community records (a ledger, a register or the profile; the kind is recognised from the
+    /// headers): xlsx, xls, ods or CSV (UTF-8 or GB18030). One file is one transaction.
+    Records {
+        file: PathBuf,
+        /// Print {"new","unchanged","changed","errors":[{"row","column","value","reason"}]}
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Records of one kind for a community, or for everything under a unit, in a year
+    Records {
+        /// Code of a community, or of a street, county, city or province for all below it
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+        /// services, activities, mediation, incidents, health, profile, groups, organisations
+        #[arg(long, value_parser = parse_kind)]
+        kind: RecordKind,
+        /// xlsx or csv
+        #[arg(long, value_parser = parse_format)]
+        format: ExportFormat,
+        /// Write to this file instead of the standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RecordsCommand {
+    /// Lock a community's records of a year (as a submitted self-assessment does)
+    Lock {
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+    },
+    /// Unlock them again (as an evaluation returned to the community does)
+    Unlock {
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+    },
 }

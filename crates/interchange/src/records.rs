@@ -48,10 +48,13 @@ pub struct ImportRow {
     pub shown: HashMap<&'static str, String>,
 }
 
+/// A file's good rows and the problems of its bad ones: the caller checks the good rows
+/// further, so that one report lists every problem of the file.
 #[derive(Debug, Clone)]
 pub struct RecordFile {
     pub kind: RecordKind,
     pub rows: Vec<ImportRow>,
+    pub errors: Vec<RowError>,
 }
 
 /// A cell as read: spreadsheets keep numbers, dates and booleans; CSV gives text.
@@ -232,7 +235,9 @@ fn cell_of(data: &Data) -> Cell {
 }
 
 /// Reads a records file: recognises its kind from the header, reads every row and reports
-/// every bad cell. `today` bounds dates (records are of what has happened).
+/// every bad cell. `today` bounds dates (records are of what has happened). An error is a
+/// problem with the whole file (unreadable, unknown header); bad rows come back in
+/// [`RecordFile::errors`].
 pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<RowError>> {
     let grid = read_grid(file).map_err(|e| vec![e])?;
     let mut rows = grid.rows.into_iter();
@@ -394,11 +399,11 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
         }
         errors.extend(row_errors);
     }
-    if errors.is_empty() {
-        Ok(RecordFile { kind, rows: out })
-    } else {
-        Err(errors)
-    }
+    Ok(RecordFile {
+        kind,
+        rows: out,
+        errors,
+    })
 }
 
 /// The headers of a kind's spreadsheet, in column order, ending with 记录编号.
@@ -625,7 +630,9 @@ mod tests {
         let file = csv_file(&format!(
             "{HEADER}230102001001,2010-02-30,5,12,,,\n230102001001,2010-03-05,5,-1,网上,,\n2.30102E+11,2010-03-05,5,1,,,\n"
         ));
-        let errors = read_records(&file, today()).unwrap_err();
+        let read = read_records(&file, today()).unwrap();
+        assert!(read.rows.is_empty());
+        let errors = read.errors;
         let summary: Vec<(u64, &str, &str)> = errors
             .iter()
             .map(|e| (e.row, e.column.as_str(), e.value.as_str()))
@@ -755,7 +762,7 @@ mod tests {
             s.write_number(1, 2, 5.0).unwrap();
             s.write_number(1, 3, 1.0).unwrap();
         });
-        let errors = read_records(&file, today()).unwrap_err();
+        let errors = read_records(&file, today()).unwrap().errors;
         assert_eq!(errors[0].column, "日期");
         assert!(errors[0].reason.contains("2月29日"));
     }
