@@ -56,7 +56,7 @@ impl AppError {
                 | AppError::TooManyAttempts(_)
                 | AppError::InvalidFile(_)
                 | AppError::Standard(_)
-                | AppError::Store(StoreError::StandardConflict(_))
+                | AppError::Store(StoreError::StandardConflict(_) | StoreError::Conflict)
         )
     }
 }

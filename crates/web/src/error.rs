@@ -57,9 +57,9 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
             "internal",
             "服务器内部错误",
         ),
-        AppError::Store(shequ_app::StoreError::StandardConflict(_)) => {
-            (StatusCode::CONFLICT, "conflict", "冲突")
-        }
+        AppError::Store(
+            shequ_app::StoreError::StandardConflict(_) | shequ_app::StoreError::Conflict,
+        ) => (StatusCode::CONFLICT, "conflict", "冲突"),
         AppError::Store(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

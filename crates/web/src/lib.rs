@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod download;
 mod error;
 mod state;
 mod ui;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -21,8 +21,12 @@ pub use api::openapi_json;
 pub use error::WebError;
 pub use state::AppState;
 
-/// Largest request body accepted (uploads arrive in later issues with their own limit).
+/// Largest request body accepted by default; record imports and evidence uploads have their own.
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// A records spreadsheet: a province's year of one ledger fits.
+pub(crate) const IMPORT_LIMIT: usize = 64 * 1024 * 1024;
+/// An evidence file (10 MB) with room for the multipart envelope.
+pub(crate) const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let security_headers = [
@@ -51,7 +55,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),

@@ -4,49 +4,10 @@ use serde_json::{Value, json};
 use shequ_app::{Caller, UserRequest};
 use shequ_store::testing::TestDatabase;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_behind_proxy, spawn_app_on};
-
-const PASSWORD: &str = "shequ2010hlj";
-
-async fn create(
-    app: &TestApp,
-    caller: &Caller,
-    username: &str,
-    role: &str,
-    unit: &str,
-) -> Result<(), String> {
-    app.app
-        .create_user(
-            caller,
-            UserRequest {
-                username: username.into(),
-                display_name: format!("{username} 姓名"),
-                role: role.into(),
-                unit: unit.into(),
-                password: PASSWORD.into(),
-                must_change_password: false,
-            },
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn token(app: &TestApp, username: &str) -> String {
-    let response = login(app, username, PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["token"].as_str().unwrap().to_string()
-}
+use crate::helpers::{
+    PASSWORD, TestApp, browser, create, csrf_of, login, session_cookie_of, spawn_app,
+    spawn_app_behind_proxy, spawn_app_on, token,
+};
 
 async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     let response = app
@@ -352,18 +313,6 @@ async fn the_audit_log_is_for_admins_and_officers_in_scope() {
 }
 
 /// A client that keeps cookies and does not follow redirects, as a browser session.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    html[at..at + 64].to_string()
-}
-
 #[tokio::test]
 async fn from_the_setup_link_to_a_signed_in_admin_in_the_browser() {
     let app = spawn_app().await;
@@ -1255,15 +1204,4 @@ async fn oversized_bodies_and_foreign_sign_in_forms_are_refused_in_form() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-}
-
-/// The `name=value` part of a response's session cookie.
-fn session_cookie_of(response: &reqwest::Response) -> String {
-    response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
 }

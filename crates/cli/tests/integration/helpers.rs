@@ -1,7 +1,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use shequ_app::{App, Bundled};
+use serde_json::{Value, json};
+use shequ_app::{App, Bundled, Caller, UserRequest};
 use shequ_store::testing::TestDatabase;
 use shequ_web::AppState;
 
@@ -102,4 +103,70 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .join(relative)
+}
+
+/// The password test users get.
+pub const PASSWORD: &str = "shequ2010hlj";
+
+pub async fn create(
+    app: &TestApp,
+    caller: &Caller,
+    username: &str,
+    role: &str,
+    unit: &str,
+) -> Result<(), String> {
+    app.app
+        .create_user(
+            caller,
+            UserRequest {
+                username: username.into(),
+                display_name: format!("{username} 姓名"),
+                role: role.into(),
+                unit: unit.into(),
+                password: PASSWORD.into(),
+                must_change_password: false,
+            },
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+pub async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn token(app: &TestApp, username: &str) -> String {
+    let response = login(app, username, PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    html[at..at + 64].to_string()
+}
+
+/// The `name=value` part of a response's session cookie.
+pub fn session_cookie_of(response: &reqwest::Response) -> String {
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
 }

@@ -8,3 +8,4 @@ mod cli_import;
 
 mod helpers;
 mod pages;
+mod records;

@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 mod accounts;
+pub(crate) mod records;
 use serde::{Deserialize, Serialize};
 use shequ_app::UnitView;
 use shequ_app::domain::units::{Unit, UnitCounts, UnitRef};
@@ -47,6 +49,38 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/users/{username}/reset-password",
             post(accounts::reset_password),
         )
+        .route("/api/v1/record-kinds", get(records::kinds))
+        .route("/api/v1/records", get(records::list).post(records::create))
+        .route(
+            "/api/v1/records/import",
+            post(records::import).layer(DefaultBodyLimit::max(crate::IMPORT_LIMIT)),
+        )
+        .route("/api/v1/records/export", get(records::export))
+        .route(
+            "/api/v1/records/{id}",
+            get(records::get_one)
+                .put(records::update)
+                .delete(records::delete),
+        )
+        .route(
+            "/api/v1/records/{id}/files",
+            get(records::files)
+                .post(records::upload)
+                .layer(DefaultBodyLimit::max(crate::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/api/v1/files/{id}",
+            get(records::download).delete(records::delete_file),
+        )
+        .route("/api/v1/units/{code}/years/{year}", get(records::year))
+        .route(
+            "/api/v1/units/{code}/years/{year}/start",
+            post(records::start_year),
+        )
+        .route(
+            "/api/v1/units/{code}/years/{year}/confirm",
+            post(records::confirm_year),
+        )
 }
 
 #[derive(OpenApi)]
@@ -71,7 +105,22 @@ pub fn routes() -> Router<AppState> {
         accounts::create_user,
         accounts::deactivate,
         accounts::activate,
-        accounts::reset_password
+        accounts::reset_password,
+        records::kinds,
+        records::list,
+        records::create,
+        records::get_one,
+        records::update,
+        records::delete,
+        records::import,
+        records::export,
+        records::files,
+        records::upload,
+        records::download,
+        records::delete_file,
+        records::year,
+        records::start_year,
+        records::confirm_year
     ),
     components(schemas(
         ErrorBody,
@@ -94,7 +143,23 @@ pub fn routes() -> Router<AppState> {
         accounts::NewUserBody,
         accounts::CreatedUserJson,
         accounts::PasswordJson,
-        accounts::ChangePasswordBody
+        accounts::ChangePasswordBody,
+        records::RecordJson,
+        records::RecordPageJson,
+        records::RecordBody,
+        records::CreatedJson,
+        records::FieldJson,
+        records::KindJson,
+        records::KindList,
+        records::KindCountJson,
+        records::MonthJson,
+        records::YearJson,
+        records::CopiedJson,
+        records::ConfirmedJson,
+        records::RowErrorJson,
+        records::ImportJson,
+        records::FileJson,
+        records::FileList
     ))
 )]
 struct ApiDoc;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -11,6 +12,7 @@ use axum::routing::{get, post};
 
 mod account;
 mod admin;
+mod records;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
 use shequ_app::domain::units::{Unit, UnitCounts};
@@ -41,6 +43,34 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(admin::users).post(admin::create_user))
         .route("/users/import", post(admin::import_users))
         .route("/users/{username}/{action}", post(admin::user_action))
+        .route("/units/{code}/records", get(records::records_home))
+        .route("/units/{code}/records/{year}", get(records::year))
+        .route(
+            "/units/{code}/records/{year}/{kind}",
+            get(records::list).post(records::create),
+        )
+        .route(
+            "/units/{code}/records/{year}/{kind}/export",
+            get(records::export),
+        )
+        .route(
+            "/records/import",
+            get(records::import_form)
+                .post(records::import)
+                .layer(DefaultBodyLimit::max(crate::IMPORT_LIMIT)),
+        )
+        .route("/records/templates/{kind}", get(records::template))
+        .route("/records/{id}", get(records::record).post(records::update))
+        .route(
+            "/records/{id}/delete",
+            get(records::delete_form).post(records::delete),
+        )
+        .route(
+            "/records/{id}/files",
+            post(records::upload_file).layer(DefaultBodyLimit::max(crate::UPLOAD_LIMIT)),
+        )
+        .route("/files/{id}", get(records::download_file))
+        .route("/files/{id}/delete", post(records::delete_file))
 }
 
 pub(crate) fn page(template: impl Template) -> Result<Response, WebError> {
