@@ -138,18 +138,11 @@ fn parse_cursor(text: &str) -> Result<RecordCursor, AppError> {
 }
 
 fn cursor_of(record: &StoredRecord) -> String {
-    let data = &record.data;
-    let sort_key = match (data.record_date(), data.kind) {
-        (Some(d), _) => d.to_string(),
-        (None, RecordKind::Groups) => data.text("name").unwrap_or_default().to_string(),
-        (None, RecordKind::Organisations) => format!(
-            "{}/{}",
-            data.text("org_type").unwrap_or_default(),
-            data.text("name").unwrap_or_default()
-        ),
-        (None, _) => String::new(),
-    };
-    format!("{sort_key}~{}", record.id)
+    format!("{}~{}", record.data.sort_key(), record.id)
+}
+
+fn parse_unit(text: &str) -> Result<DivisionCode, AppError> {
+    DivisionCode::parse(text).map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))
 }
 
 /// A one-line description of a record for the audit log.
@@ -181,6 +174,17 @@ impl App {
                 unit.name
             )));
         }
+        Ok(unit)
+    }
+
+    /// The community, if the caller may write its records.
+    async fn writable_community(
+        &self,
+        caller: &Caller,
+        code: &DivisionCode,
+    ) -> Result<Unit, AppError> {
+        let unit = self.community(code).await?;
+        self.check_write(caller, &unit)?;
         Ok(unit)
     }
 
@@ -337,8 +341,7 @@ impl App {
         inputs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), AppError> {
         let existing = self.record(caller, id).await?.record;
-        let old_unit = self.community(&existing.unit).await?;
-        self.check_write(caller, &old_unit)?;
+        self.writable_community(caller, &existing.unit).await?;
         let data = App::record_from_form(existing.data.kind, inputs)?;
         let unit = self.check_record(caller, &data).await?;
         let audit = caller.audit(
@@ -369,8 +372,7 @@ impl App {
 
     pub async fn delete_record(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
         let existing = self.record(caller, id).await?.record;
-        let unit = self.community(&existing.unit).await?;
-        self.check_write(caller, &unit)?;
+        let unit = self.writable_community(caller, &existing.unit).await?;
         let audit = caller.audit(
             "records.delete",
             Some(&unit.code),
@@ -411,8 +413,7 @@ impl App {
         }
         match &query.unit {
             Some(text) => {
-                let code = DivisionCode::parse(text)
-                    .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
+                let code = parse_unit(text)?;
                 let unit = self
                     .store
                     .unit(&code)
@@ -470,8 +471,7 @@ impl App {
         code_text: &str,
         year: i16,
     ) -> Result<YearOverview, AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
+        let code = parse_unit(code_text)?;
         let unit = self
             .store
             .unit(&code)
@@ -597,10 +597,8 @@ impl App {
         code_text: &str,
         year: i16,
     ) -> Result<StartYearSummary, AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
-        let unit = self.community(&code).await?;
-        self.check_write(caller, &unit)?;
+        let code = parse_unit(code_text)?;
+        self.writable_community(caller, &code).await?;
         if i64::from(year) > i64::from(today().year()) + 1 || year < 2000 {
             return Err(AppError::BadRequest(format!("不能开始 {year} 年")));
         }
@@ -666,10 +664,8 @@ impl App {
         code_text: &str,
         year: i16,
     ) -> Result<usize, AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
-        let unit = self.community(&code).await?;
-        self.check_write(caller, &unit)?;
+        let code = parse_unit(code_text)?;
+        self.writable_community(caller, &code).await?;
         let filter = RecordFilter {
             unit: Some(code.clone()),
             year: Some(year),
@@ -715,8 +711,7 @@ impl App {
         locked: bool,
     ) -> Result<(), AppError> {
         caller.require_operator_or_province_admin()?;
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
+        let code = parse_unit(code_text)?;
         let unit = self.community(&code).await?;
         let audit = caller.audit(
             if locked {
@@ -747,8 +742,7 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<i64, AppError> {
         let existing = self.record(caller, record_id).await?.record;
-        let unit = self.community(&existing.unit).await?;
-        self.check_write(caller, &unit)?;
+        let unit = self.writable_community(caller, &existing.unit).await?;
         let file_name = file_name
             .rsplit(['/', '\\'])
             .next()
@@ -804,8 +798,7 @@ impl App {
     pub async fn delete_record_file(&self, caller: &Caller, file_id: i64) -> Result<i64, AppError> {
         let (meta, _) = self.record_file(caller, file_id).await?;
         let record = self.record(caller, meta.record_id).await?.record;
-        let unit = self.community(&record.unit).await?;
-        self.check_write(caller, &unit)?;
+        let unit = self.writable_community(caller, &record.unit).await?;
         let audit = caller.audit(
             "records.file.delete",
             Some(&unit.code),

@@ -833,6 +833,21 @@ impl RecordData {
         }
     }
 
+    /// Where the record sorts in its ledger: by date for dated kinds, by name for resident
+    /// groups, by type and name for organisations.
+    pub fn sort_key(&self) -> String {
+        match (self.record_date(), self.kind) {
+            (Some(d), _) => d.to_string(),
+            (None, RecordKind::Groups) => self.text("name").unwrap_or_default().to_string(),
+            (None, RecordKind::Organisations) => format!(
+                "{}/{}",
+                self.text("org_type").unwrap_or_default(),
+                self.text("name").unwrap_or_default()
+            ),
+            (None, _) => String::new(),
+        }
+    }
+
     /// For kinds of which a community has at most one per year (or one per name), the key that
     /// must be unique within the community's year.
     pub fn slot(&self) -> Option<String> {

@@ -365,37 +365,22 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
         };
         let value_of =
             |key: Option<&str>| key.and_then(|k| shown.get(k)).cloned().unwrap_or_default();
-        match RecordData::from_inputs(kind, inputs) {
-            Ok(data) => {
-                if let Err(problems) = data.validate(today) {
-                    for p in problems {
-                        row_errors.push(RowError {
-                            row,
-                            column: header_of(p.field),
-                            value: value_of(p.field),
-                            reason: p.message,
-                        });
-                    }
-                }
-                if row_errors.is_empty() {
-                    out.push(ImportRow {
-                        row,
-                        data,
-                        record_ref,
-                        shown,
-                    });
-                }
-            }
-            Err(problems) => {
-                for p in problems {
-                    row_errors.push(RowError {
-                        row,
-                        column: header_of(p.field),
-                        value: value_of(p.field),
-                        reason: p.message,
-                    });
-                }
-            }
+        let checked = RecordData::from_inputs(kind, inputs)
+            .and_then(|data| data.validate(today).map(|()| data));
+        match checked {
+            Ok(data) if row_errors.is_empty() => out.push(ImportRow {
+                row,
+                data,
+                record_ref,
+                shown,
+            }),
+            Ok(_) => {}
+            Err(problems) => row_errors.extend(problems.into_iter().map(|p| RowError {
+                row,
+                column: header_of(p.field),
+                value: value_of(p.field),
+                reason: p.message,
+            })),
         }
         errors.extend(row_errors);
     }

@@ -235,16 +235,7 @@ fn columns_of(data: &RecordData) -> Result<Columns, StoreError> {
         .year()
         .ok_or_else(|| StoreError::Corrupt("record without a year".into()))?;
     let record_date = data.record_date().map(|d| d.to_string());
-    let sort_key = match (&record_date, data.kind) {
-        (Some(d), _) => d.clone(),
-        (None, RecordKind::Groups) => data.text("name").unwrap_or_default().to_string(),
-        (None, RecordKind::Organisations) => format!(
-            "{}/{}",
-            data.text("org_type").unwrap_or_default(),
-            data.text("name").unwrap_or_default()
-        ),
-        (None, _) => String::new(),
-    };
+    let sort_key = data.sort_key();
     Ok(Columns {
         unit,
         year,
@@ -319,6 +310,21 @@ async fn unit_year_of(tx: &mut Tx, id: i64) -> Result<(DivisionCode, i16), Store
         code_of(&row, "unit_code")?,
         i16::try_from(year).map_err(|_| StoreError::Corrupt(format!("year {year}")))?,
     ))
+}
+
+/// Commits a write transaction when its work succeeded and rolls it back at once when it failed
+/// (a rollback left to the pool would hold SQLite's write lock until the connection is reused).
+async fn finish<T>(tx: Tx, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            Err(e)
+        }
+    }
 }
 
 fn map_unique(e: sqlx::Error) -> StoreError {
@@ -534,16 +540,7 @@ impl RecordStore for SqlStore {
             Ok(ids)
         }
         .await;
-        match result {
-            Ok(ids) => {
-                tx.commit().await?;
-                Ok(ids)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
-        }
+        finish(tx, result).await
     }
 
     async fn record(&self, id: i64) -> Result<Option<StoredRecord>, StoreError> {
@@ -722,16 +719,7 @@ impl RecordStore for SqlStore {
             Ok(id)
         }
         .await;
-        match result {
-            Ok(id) => {
-                tx.commit().await?;
-                Ok(id)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
-        }
+        finish(tx, result).await
     }
 
     async fn record_files(&self, record_id: i64) -> Result<Vec<StoredFile>, StoreError> {
@@ -779,12 +767,6 @@ impl RecordStore for SqlStore {
             Ok(())
         }
         .await;
-        match result {
-            Ok(()) => Ok(tx.commit().await?),
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
-            }
-        }
+        finish(tx, result).await
     }
 }

@@ -652,6 +652,48 @@ async fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/records?unit=230102001001",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/units/230102001001/years/2010",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/records",
+            json!({"kind": "services", "fields": {"unit": "230102001001", "date": "2010-03-05", "item": 5, "people": 1}}),
+            [401, 201, 403, 403, 201, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/years/2011/start",
+            json!({}),
+            [401, 200, 403, 403, 200, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/records/export?unit=230102001001&year=2010&kind=services&format=csv",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/units/230102001001/records/2010",
+            Value::Null,
+            [303, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/units/230102001001/records/2010/services",
+            Value::Null,
+            [303, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/account",
             Value::Null,
             [303, 200, 200, 200, 200, 200, 200],
