@@ -7,7 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 use shequ_domain::access::{may_read, may_write_records};
 use shequ_domain::codes::DivisionCode;
-use shequ_domain::records::{FieldProblem, Input, RecordData, RecordKind, check_evidence_file};
+use shequ_domain::records::{FieldProblem, Input, RecordData, RecordKind};
 use shequ_domain::units::Unit;
 use shequ_interchange::SourceFile;
 use shequ_interchange::records::{ExportFormat, ImportRow, RecordWriter, RowError, read_records};
@@ -120,6 +120,17 @@ fn store_error(e: StoreError) -> AppError {
     }
 }
 
+/// Why a closed community cannot take this record, if it cannot: nothing dated on or after the
+/// closing, and no year after the closing's year.
+fn closed_problem(unit: &Unit, data: &RecordData) -> Option<String> {
+    let closed = unit.closed_on?;
+    let after = match data.record_date() {
+        Some(date) => date >= closed,
+        None => data.year().is_some_and(|y| y > closed.year()),
+    };
+    after.then(|| format!("{}已于 {closed} 撤销，不能记录之后的台账", unit.name))
+}
+
 fn unit_path(unit: &Unit) -> Vec<DivisionCode> {
     unit.ancestors
         .codes()
@@ -177,6 +188,33 @@ impl App {
         Ok(unit)
     }
 
+    /// Refuses to rename or delete a resident group that service or activity records name: they
+    /// would point at nothing, and their export would no longer import.
+    async fn check_group_unused(&self, group: &StoredRecord) -> Result<(), AppError> {
+        let Some(name) = group.data.text("name") else {
+            return Ok(());
+        };
+        let mut used = 0;
+        for kind in [RecordKind::Services, RecordKind::Activities] {
+            used += self
+                .store
+                .count_records(&RecordFilter {
+                    kind: Some(kind),
+                    unit: Some(group.unit.clone()),
+                    year: Some(group.year),
+                    group: Some(name.to_string()),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        if used > 0 {
+            return Err(AppError::BadRequest(format!(
+                "居民小组“{name}”已有 {used} 条服务或活动记录，不能改名或删除；请先修改那些记录"
+            )));
+        }
+        Ok(())
+    }
+
     /// The community, if the caller may write its records.
     async fn writable_community(
         &self,
@@ -220,13 +258,8 @@ impl App {
             .ok_or_else(|| AppError::BadRequest("区划代码必须填写".into()))?;
         let unit = self.community(&code).await?;
         self.check_write(caller, &unit)?;
-        if let (Some(closed), Some(date)) = (unit.closed_on, data.record_date())
-            && date >= closed
-        {
-            return Err(AppError::BadRequest(format!(
-                "{}已于 {closed} 撤销，不能记录之后的台账",
-                unit.name
-            )));
+        if let Some(problem) = closed_problem(&unit, data) {
+            return Err(AppError::BadRequest(problem));
         }
         if let Some(item) = data.int("item") {
             let standard = self.current_standard().await?;
@@ -325,7 +358,10 @@ impl App {
             .unit(&record.unit)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("记录 {id} 不存在")))?;
-        self.check_read(caller, &unit)?;
+        // A record outside one's scope is reported as absent, so ids do not reveal whose it is.
+        if self.check_read(caller, &unit).is_err() {
+            return Err(AppError::NotFound(format!("记录 {id} 不存在")));
+        }
         Ok(RecordView {
             record,
             unit_name: unit.name,
@@ -343,6 +379,12 @@ impl App {
         let existing = self.record(caller, id).await?.record;
         self.writable_community(caller, &existing.unit).await?;
         let data = App::record_from_form(existing.data.kind, inputs)?;
+        if existing.data.kind == RecordKind::Groups
+            && (data.text("name") != existing.data.text("name")
+                || data.year() != Some(existing.year))
+        {
+            self.check_group_unused(&existing).await?;
+        }
         let unit = self.check_record(caller, &data).await?;
         let audit = caller.audit(
             "records.update",
@@ -373,6 +415,9 @@ impl App {
     pub async fn delete_record(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
         let existing = self.record(caller, id).await?.record;
         let unit = self.writable_community(caller, &existing.unit).await?;
+        if existing.data.kind == RecordKind::Groups {
+            self.check_group_unused(&existing).await?;
+        }
         let audit = caller.audit(
             "records.delete",
             Some(&unit.code),
@@ -598,10 +643,35 @@ impl App {
         year: i16,
     ) -> Result<StartYearSummary, AppError> {
         let code = parse_unit(code_text)?;
-        self.writable_community(caller, &code).await?;
+        let unit = self.writable_community(caller, &code).await?;
         if i64::from(year) > i64::from(today().year()) + 1 || year < 2000 {
             return Err(AppError::BadRequest(format!("不能开始 {year} 年")));
         }
+        if let Some(closed) = unit.closed_on
+            && year > closed.year()
+        {
+            return Err(AppError::BadRequest(format!(
+                "{}已于 {closed} 撤销，不能开始 {year} 年",
+                unit.name
+            )));
+        }
+        // Two starts at once: the one planned on a stale year retries and finds it started.
+        for _ in 0..IMPORT_ATTEMPTS {
+            match self.start_year_once(caller, &code, year).await {
+                Err(AppError::Store(StoreError::Conflict)) => continue,
+                other => return other,
+            }
+        }
+        Err(AppError::Store(StoreError::Conflict))
+    }
+
+    async fn start_year_once(
+        &self,
+        caller: &Caller,
+        code: &DivisionCode,
+        year: i16,
+    ) -> Result<StartYearSummary, AppError> {
+        let version = self.year_state(code, year).await?.version;
         let mut changes = Vec::new();
         let mut summary = StartYearSummary::default();
         for kind in RecordKind::ALL.into_iter().filter(|k| k.carried_forward()) {
@@ -637,7 +707,7 @@ impl App {
         }
         let audit = caller.audit(
             "records.start_year",
-            Some(&code),
+            Some(code),
             &year.to_string(),
             &format!(
                 "从 {} 年复制：{}",
@@ -651,9 +721,19 @@ impl App {
             ),
         );
         self.store
-            .apply_record_changes(&changes, &[], &caller.actor.audit_name(), &[audit])
+            .apply_record_changes(
+                &changes,
+                &[(code.clone(), year, version)],
+                &caller.actor.audit_name(),
+                &[audit],
+            )
             .await
-            .map_err(store_error)?;
+            .map_err(|e| match e {
+                StoreError::Conflict | StoreError::DuplicateRecord(_) => {
+                    AppError::Store(StoreError::Conflict)
+                }
+                other => store_error(other),
+            })?;
         Ok(summary)
     }
 
@@ -750,7 +830,8 @@ impl App {
             .trim();
         shequ_interchange::text::check_name(file_name, 100)
             .map_err(|e| AppError::BadRequest(format!("文件名：{e}")))?;
-        let content_type = check_evidence_file(file_name, &bytes).map_err(AppError::BadRequest)?;
+        let content_type = shequ_interchange::containers::check_evidence(file_name, &bytes)
+            .map_err(AppError::BadRequest)?;
         use sha2::Digest;
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         let audit = caller.audit(
@@ -912,14 +993,8 @@ impl App {
                     ))
                 }
                 Some(unit) => {
-                    if let (Some(closed), Some(date)) = (unit.closed_on, row.data.record_date())
-                        && date >= closed
-                    {
-                        errors.push(error(
-                            row,
-                            kind.date_key().unwrap_or("unit"),
-                            format!("{}已于 {closed} 撤销", unit.name),
-                        ));
+                    if let Some(problem) = closed_problem(unit, &row.data) {
+                        errors.push(error(row, kind.date_key().unwrap_or("year"), problem));
                     }
                     if states.get(&(code.clone(), year)).is_some_and(|s| s.locked) {
                         errors.push(error(
@@ -1202,5 +1277,57 @@ fn group_problem(group: &str, year: i16, groups: &HashSet<String>) -> String {
                 .collect::<Vec<_>>()
                 .join("、")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shequ_domain::units::UnitCounts;
+
+    fn record(kind: RecordKind, values: &[(&'static str, &'static str)]) -> RecordData {
+        RecordData::from_inputs(kind, values.iter().map(|(k, v)| (*k, Input::Text(v)))).unwrap()
+    }
+
+    #[test]
+    fn a_closed_community_takes_nothing_after_its_closing() {
+        let code = DivisionCode::parse("230102001004").unwrap();
+        let unit = Unit {
+            level: code.level(),
+            kind: code.kind(),
+            code,
+            name: "森林社区居委会".into(),
+            parent: None,
+            ancestors: Default::default(),
+            opened_on: None,
+            closed_on: Some(jiff::civil::Date::constant(2012, 1, 1)),
+            counts: UnitCounts::default(),
+        };
+        let service = |date: &'static str| {
+            record(
+                RecordKind::Services,
+                &[
+                    ("unit", "230102001004"),
+                    ("date", date),
+                    ("item", "1"),
+                    ("people", "1"),
+                ],
+            )
+        };
+        assert_eq!(closed_problem(&unit, &service("2011-12-31")), None);
+        assert!(
+            closed_problem(&unit, &service("2012-01-01"))
+                .unwrap()
+                .contains("撤销")
+        );
+        let health = |year: &'static str| {
+            record(
+                RecordKind::Health,
+                &[("unit", "230102001004"), ("year", year), ("count", "7")],
+            )
+        };
+        // The closing year itself still had records before the closing.
+        assert_eq!(closed_problem(&unit, &health("2012")), None);
+        assert!(closed_problem(&unit, &health("2013")).is_some());
     }
 }

@@ -917,6 +917,22 @@ impl RecordData {
                         }
                     }
                 }
+                if let (Some(on), Some(year)) = (self.date("event_on"), self.int("year"))
+                    && i64::from(on.year()) != year
+                {
+                    problems.push(FieldProblem::on(
+                        "event_on",
+                        format!("事件日期 {on} 不在 {year} 年内"),
+                    ));
+                }
+                if let (Some(on), Some(year)) = (self.date("elected_on"), self.int("year"))
+                    && i64::from(on.year()) > year
+                {
+                    problems.push(FieldProblem::on(
+                        "elected_on",
+                        format!("最近换届日期 {on} 晚于 {year} 年"),
+                    ));
+                }
                 if self.text("event") == Some("解聘物业服务企业")
                     && self.text("org_type") != Some("业主委员会")
                 {

@@ -3,7 +3,7 @@
 //! out as typed xlsx or as CSV that Excel opens correctly.
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 
 use calamine::{Data, Reader, Sheets};
 use jiff::civil::Date;
@@ -91,21 +91,19 @@ struct Grid {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-/// Decompressed files beyond this are refused rather than filling memory.
-const MAX_DECOMPRESSED: u64 = 256 << 20;
 
 fn read_grid(file: &SourceFile) -> Result<Grid, RowError> {
     let bytes: std::borrow::Cow<[u8]> = if file.bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&file.bytes[..])
-            .take(MAX_DECOMPRESSED)
-            .read_to_end(&mut out)
-            .map_err(|e| RowError::file(format!("gzip 解压失败：{e}")))?;
-        out.into()
+        crate::containers::gunzip(&file.bytes)
+            .map_err(RowError::file)?
+            .into()
     } else {
         (&file.bytes[..]).into()
     };
     if crate::spreadsheet::looks_like_spreadsheet(&bytes) {
+        if bytes.starts_with(b"PK") {
+            crate::containers::zip_members(&bytes).map_err(RowError::file)?;
+        }
         read_spreadsheet(&bytes)
     } else {
         read_csv(&bytes)
@@ -221,6 +219,9 @@ fn cell_of(data: &Data) -> Cell {
         Data::Int(i) => Cell::Number(*i as f64),
         Data::Float(f) => Cell::Number(*f),
         Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(dt) if dt.is_datetime() && dt.as_f64() < 1.0 => {
+            Cell::Date(Err(format!("数字 {} 不是有效的表格日期", dt.as_f64())))
+        }
         Data::DateTime(dt) if dt.is_datetime() => {
             let (y, m, d, ..) = dt.to_ymd_hms_milli();
             Cell::Date(
@@ -252,6 +253,14 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
         })
         .collect();
     let kind = RecordKind::recognise(&headers).map_err(|reason| {
+        let separated_otherwise = headers.len() == 1
+            && headers[0].contains([';', '\t', '，', '；']);
+        let reason = if separated_otherwise {
+            "表头只有一列，文件似乎用分号、制表符或中文逗号分隔；请另存为逗号分隔的 CSV 或 Excel 表格"
+                .to_string()
+        } else {
+            reason
+        };
         vec![RowError {
             row: header_row,
             column: String::new(),
@@ -309,8 +318,25 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
         }
         let cell_at = |i: Option<usize>| i.and_then(|i| cells.get(i)).unwrap_or(&Cell::Empty);
         let mut row_errors = Vec::new();
+        // Values beyond the header would be lost without a word; a shifted row is likely.
+        let last_filled = cells.iter().rposition(|c| !matches!(c, Cell::Empty));
+        if let Some(last) = last_filled
+            && last >= headers.len()
+        {
+            row_errors.push(RowError {
+                row,
+                column: String::new(),
+                value: cells[last].shown(),
+                reason: format!(
+                    "本行第 {} 列有内容，但表头只有 {} 列（可能多了逗号或错位）",
+                    last + 1,
+                    headers.len()
+                ),
+            });
+        }
         let mut shown = HashMap::new();
         let mut inputs: Vec<(&'static str, Input<'_>)> = Vec::new();
+        let mut failed_cells = std::collections::HashSet::new();
         for (f, at) in &columns {
             let cell = cell_at(*at);
             shown.insert(f.key, cell.shown());
@@ -321,6 +347,7 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
                 Cell::Bool(b) => Input::Bool(*b),
                 Cell::Date(Ok(d)) => Input::Date(*d),
                 Cell::Date(Err(reason)) | Cell::Error(reason) => {
+                    failed_cells.insert(f.header);
                     row_errors.push(RowError {
                         row,
                         column: f.header.to_string(),
@@ -335,7 +362,13 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
         let record_ref = match cell_at(ref_column) {
             Cell::Empty => None,
             cell => {
-                let text = cell.shown().trim().to_string();
+                use unicode_normalization::UnicodeNormalization;
+                let raw = match cell {
+                    Cell::Text(s) => s.clone(),
+                    other => other.shown(),
+                };
+                // Full-width and half-width forms of a 记录编号 are the same number.
+                let text: String = raw.nfkc().collect::<String>().trim().to_string();
                 if text.chars().count() > 64 || text.chars().any(shequ_domain::text::is_hidden) {
                     row_errors.push(RowError {
                         row,
@@ -375,12 +408,22 @@ pub fn read_records(file: &SourceFile, today: Date) -> Result<RecordFile, Vec<Ro
                 shown,
             }),
             Ok(_) => {}
-            Err(problems) => row_errors.extend(problems.into_iter().map(|p| RowError {
-                row,
-                column: header_of(p.field),
-                value: value_of(p.field),
-                reason: p.message,
-            })),
+            Err(problems) => row_errors.extend(
+                problems
+                    .into_iter()
+                    .filter(|p| {
+                        // A cell that could not be read is reported once, not again as missing.
+                        p.field
+                            .and_then(|k| kind.field(k))
+                            .is_none_or(|f| !failed_cells.contains(f.header))
+                    })
+                    .map(|p| RowError {
+                        row,
+                        column: header_of(p.field),
+                        value: value_of(p.field),
+                        reason: p.message,
+                    }),
+            ),
         }
         errors.extend(row_errors);
     }
@@ -671,6 +714,35 @@ mod tests {
                 .reason
                 .contains("编码")
         );
+    }
+
+    #[test]
+    fn refs_are_kept_whole_and_rows_longer_than_the_header_refused() {
+        let long = "R".repeat(65);
+        let file = csv_file(&format!(
+            "区划代码,日期,服务项目编号,服务人次,记录编号\n230102001001,2010-03-05,5,1,{long}\n230102001001,2010-03-05,5,1,ＲＥＦ-１\n230102001001,2010-03-05,5,1,REF-1\n230102001001,2010-03-05,5,1,x,extra\n"
+        ));
+        let read = read_records(&file, today()).unwrap();
+        let reasons: Vec<(u64, &str)> = read
+            .errors
+            .iter()
+            .map(|e| (e.row, e.reason.as_str()))
+            .collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0].1.contains("最多 64 个字符"));
+        // Full-width and half-width forms are one 记录编号.
+        assert_eq!(reasons[1].0, 4);
+        assert!(reasons[1].1.contains("重复"));
+        assert_eq!(reasons[2].0, 5);
+        assert!(reasons[2].1.contains("表头只有 5 列"));
+        assert_eq!(read.rows[0].record_ref.as_deref(), Some("REF-1"));
+    }
+
+    #[test]
+    fn semicolon_files_get_a_hint() {
+        let errors =
+            read_records(&csv_file("区划代码;日期;服务项目编号;服务人次\n"), today()).unwrap_err();
+        assert!(errors[0].reason.contains("分号"), "{errors:?}");
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! UTF-8 or GB18030, and a header that must name the columns a layout needs.
 
 use std::fmt;
-use std::io::Read;
 
 use shequ_domain::tree::{Origin, RowProblem};
 
@@ -67,23 +66,22 @@ impl From<RowProblem> for FileProblem {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-/// A decompressed file larger than this is refused rather than filling memory.
-const MAX_DECOMPRESSED: u64 = 2 << 30;
 
 /// Decodes a file to text: gunzips it if it is gzip, strips a UTF-8 byte-order mark, and reads
 /// GB18030 (which covers GBK) when the bytes are not UTF-8.
 pub fn decode(file: &SourceFile) -> Result<String, FileProblem> {
     let bytes: std::borrow::Cow<[u8]> = if file.bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&file.bytes[..])
-            .take(MAX_DECOMPRESSED)
-            .read_to_end(&mut out)
-            .map_err(|e| FileProblem::file(&file.name, format!("gzip 解压失败：{e}")))?;
-        out.into()
+        crate::containers::gunzip(&file.bytes)
+            .map_err(|problem| FileProblem::file(&file.name, problem))?
+            .into()
     } else {
         (&file.bytes[..]).into()
     };
     if crate::spreadsheet::looks_like_spreadsheet(&bytes) {
+        if bytes.starts_with(b"PK") {
+            crate::containers::zip_members(&bytes)
+                .map_err(|problem| FileProblem::file(&file.name, problem))?;
+        }
         return crate::spreadsheet::first_sheet_as_csv(&bytes)
             .map_err(|problem| FileProblem::file(&file.name, problem));
     }

@@ -341,15 +341,26 @@ fn map_unique(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Ancestors of the units a batch writes to, looked up once per unit.
+type AncestorCache = HashMap<DivisionCode, Ancestors>;
+
 async fn write_record(
     tx: &mut Tx,
     id: Option<i64>,
     write: &RecordWrite,
     actor: &str,
     now: &str,
+    cache: &mut AncestorCache,
 ) -> Result<i64, StoreError> {
     let c = columns_of(&write.data)?;
-    let ancestors = ancestors_in(tx, &c.unit).await?;
+    let ancestors = match cache.get(&c.unit) {
+        Some(a) => a.clone(),
+        None => {
+            let a = ancestors_in(tx, &c.unit).await?;
+            cache.insert(c.unit.clone(), a.clone());
+            a
+        }
+    };
     let code = |c: &Option<DivisionCode>| c.as_ref().map(|c| c.as_str().to_string());
     let sql = match id {
         None => {
@@ -511,13 +522,16 @@ impl RecordStore for SqlStore {
                 }
             }
             let mut ids = Vec::new();
+            let mut cache = AncestorCache::new();
             for change in changes {
                 match change {
                     RecordChange::Insert(write) => {
-                        ids.push(write_record(&mut tx, None, write, actor, &now).await?);
+                        ids.push(
+                            write_record(&mut tx, None, write, actor, &now, &mut cache).await?,
+                        );
                     }
                     RecordChange::Update { id, write } => {
-                        write_record(&mut tx, Some(*id), write, actor, &now).await?;
+                        write_record(&mut tx, Some(*id), write, actor, &now, &mut cache).await?;
                     }
                     RecordChange::Delete { id } => {
                         sqlx::query("DELETE FROM record_files WHERE record_id = $1")

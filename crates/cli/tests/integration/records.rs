@@ -152,7 +152,7 @@ async fn records_through_the_api(app: TestApp) {
         )
         .await
         .0,
-        403
+        404
     );
     assert_eq!(
         send(
@@ -164,8 +164,10 @@ async fn records_through_the_api(app: TestApp) {
         )
         .await
         .0,
-        403
+        404
     );
+    // Ids outside one's scope look absent (404 above), so they do not reveal whose they are;
+    // asking for the community by code is refused.
     assert_eq!(
         send(
             &app,
@@ -348,7 +350,7 @@ async fn records_through_the_api(app: TestApp) {
     assert!(response.text().await.unwrap().contains("不符"));
     assert_eq!(
         upload(png.clone(), "x.png", &b).await.unwrap().status(),
-        403
+        404
     );
     let download = app
         .client
@@ -375,7 +377,7 @@ async fn records_through_the_api(app: TestApp) {
         )
         .await
         .0,
-        403
+        404
     );
 
     // Deleting takes the files with it; every write was audited in A's subtree.
@@ -960,4 +962,97 @@ async fn the_command_line_imports_and_exports_records() {
         "{}",
         import.entry.summary
     );
+}
+
+#[tokio::test]
+async fn a_resident_group_in_use_keeps_its_name() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let (a, _, _, _) = users(&app).await;
+    let group = json!({"kind": "groups", "fields": {"unit": A, "year": 2010, "name": "一组", "households": 120}});
+    let (_, created) = send(
+        &app,
+        Method::POST,
+        &a,
+        "/api/v1/records",
+        Some(group.clone()),
+    )
+    .await;
+    let group_id = created["id"].as_i64().unwrap();
+    // Unused, it may be renamed.
+    let mut renamed = group.clone();
+    renamed["fields"]["name"] = json!("第一组");
+    let path = format!("/api/v1/records/{group_id}");
+    assert_eq!(
+        send(&app, Method::PUT, &a, &path, Some(renamed.clone()))
+            .await
+            .0,
+        200
+    );
+    let service = json!({"kind": "services", "fields": {"unit": A, "date": "2010-03-05", "item": 5, "people": 1, "group": "第一组"}});
+    assert_eq!(
+        send(&app, Method::POST, &a, "/api/v1/records", Some(service))
+            .await
+            .0,
+        201
+    );
+    // Used, it may neither be renamed nor deleted; a change of households is fine.
+    let (status, body) = send(&app, Method::PUT, &a, &path, Some(group.clone())).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 条服务或活动记录"),
+        "{body}"
+    );
+    assert_eq!(send(&app, Method::DELETE, &a, &path, None).await.0, 400);
+    renamed["fields"]["households"] = json!(130);
+    assert_eq!(
+        send(&app, Method::PUT, &a, &path, Some(renamed)).await.0,
+        200
+    );
+    // Unknown keys in a body are refused rather than dropped.
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &a,
+        "/api/v1/records",
+        Some(json!({"kind": "groups", "record_ref": "x", "fields": {}})),
+    )
+    .await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn concurrent_year_starts_copy_once() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let (a, _, _, _) = users(&app).await;
+    for body in [
+        profile(A, "2010"),
+        json!({"kind": "organisations", "fields": {"unit": A, "year": 2010, "org_type": "业主委员会", "name": "某小区业委会"}}),
+    ] {
+        assert_eq!(
+            send(&app, Method::POST, &a, "/api/v1/records", Some(body))
+                .await
+                .0,
+            201
+        );
+    }
+    let path = format!("/api/v1/units/{A}/years/2011/start");
+    let start = || send(&app, Method::POST, &a, &path, None);
+    let results = tokio::join!(start(), start(), start(), start(), start());
+    for (status, body) in [results.0, results.1, results.2, results.3, results.4] {
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, listed) = send(
+        &app,
+        Method::GET,
+        &a,
+        &format!("/api/v1/records?unit={A}&year=2011&kind=organisations"),
+        None,
+    )
+    .await;
+    assert_eq!(listed["total"], 1);
 }

@@ -123,6 +123,7 @@ pub async fn list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecordBody {
     /// required when adding; a record's kind never changes
     kind: Option<String>,

@@ -27,8 +27,10 @@ pub struct FormField {
     pub required: bool,
     /// text, date, number, select or hidden
     pub input: &'static str,
-    /// "0.01" for decimals, "" otherwise
+    /// "0.01" for decimals, "1" for whole numbers, "" otherwise
     pub step: &'static str,
+    /// the smallest number allowed, "" for other inputs
+    pub min: String,
     pub options: Vec<(String, String)>,
     pub value: String,
 }
@@ -52,6 +54,7 @@ async fn form_fields(
             required: f.required,
             input: "text",
             step: "",
+            min: String::new(),
             options: Vec::new(),
             value,
         };
@@ -65,10 +68,15 @@ async fn form_fields(
                 field.value = year.to_string();
             }
             FieldType::Date => field.input = "date",
-            FieldType::Count { .. } => field.input = "number",
+            FieldType::Count { min, .. } => {
+                field.input = "number";
+                field.step = "1";
+                field.min = min.to_string();
+            }
             FieldType::Hundredths { .. } | FieldType::Percent => {
                 field.input = "number";
                 field.step = "0.01";
+                field.min = "0".into();
             }
             FieldType::Choice(options) => {
                 field.input = "select";
