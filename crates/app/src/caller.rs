@@ -16,6 +16,19 @@ pub struct Caller {
     pub client: String,
 }
 
+/// Without a user name in the environment (a service or container), the numeric user id still
+/// says who ran the command.
+fn os_user_id() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata("/proc/self") {
+            return format!("uid-{}", meta.uid());
+        }
+    }
+    "unknown".to_string()
+}
+
 impl Caller {
     /// The operator at the command line, with full authority, named by the operating-system
     /// user in the audit log.
@@ -23,7 +36,7 @@ impl Caller {
         let os_user = ["USER", "LOGNAME", "USERNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
-            .unwrap_or_else(|| "unknown".to_string());
+            .unwrap_or_else(os_user_id);
         Caller {
             actor: Actor::Operator { os_user },
             client: "cli".to_string(),

@@ -1266,6 +1266,33 @@ mod tests {
     }
 
     #[test]
+    fn organisation_dates_belong_to_their_year() {
+        let org = |event_on: &'static str, elected_on: &'static str| {
+            RecordData::from_inputs(
+                RecordKind::Organisations,
+                [
+                    ("unit", "230102001001"),
+                    ("year", "2011"),
+                    ("org_type", "居民委员会"),
+                    ("name", "第七届居委会"),
+                    ("elected_on", elected_on),
+                    ("term_years", "3"),
+                    ("event", "换届选举"),
+                    ("event_on", event_on),
+                ]
+                .map(|(k, v)| (k, Input::Text(v))),
+            )
+            .unwrap()
+        };
+        assert!(org("2011-05-01", "2011-05-01").validate(today()).is_ok());
+        let problems = org("2015-01-01", "2012-05-01")
+            .validate(today())
+            .unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        assert_eq!(fields, [Some("event_on"), Some("elected_on")]);
+    }
+
+    #[test]
     fn content_keys_ignore_how_a_value_was_written() {
         let a = service(&[
             ("unit", "230102001001"),
