@@ -805,6 +805,55 @@ mod tests {
         assert_eq!(read.rows[1].data.text("note"), None);
     }
 
+    /// A minimal OpenDocument spreadsheet, as LibreOffice writes one: a date cell with its
+    /// ISO value, a code as a float, and a cell repeated over two columns.
+    fn ods(rows: &str) -> SourceFile {
+        use std::io::Write as _;
+        let content = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+        );
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", stored).unwrap();
+        zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        zip.start_file("content.xml", stored).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+        zip.start_file("META-INF/manifest.xml", stored).unwrap();
+        zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+        SourceFile {
+            name: "t.ods".into(),
+            bytes: zip.finish().unwrap().into_inner(),
+        }
+    }
+
+    #[test]
+    fn an_ods_sheet_is_read_with_typed_cells() {
+        let text = |t: &str| {
+            format!(
+                r#"<table:table-cell office:value-type="string"><text:p>{t}</text:p></table:table-cell>"#
+            )
+        };
+        let header: String = ["区划代码", "日期", "服务项目编号", "服务人次"]
+            .iter()
+            .map(|h| text(h))
+            .collect();
+        let row = format!(
+            r#"<table:table-cell office:value-type="float" office:value="230102001001"><text:p>230102001001</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="2010-03-05"><text:p>2010/3/5</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2" office:value-type="float" office:value="5"><text:p>5</text:p></table:table-cell>"#
+        );
+        let file = ods(&format!(
+            "<table:table-row>{header}</table:table-row><table:table-row>{row}</table:table-row>"
+        ));
+        let read = read_records(&file, today()).unwrap();
+        assert!(read.errors.is_empty(), "{:?}", read.errors);
+        let data = &read.rows[0].data;
+        assert_eq!(data.text("unit"), Some("230102001001"));
+        assert_eq!(data.date("date"), Some(Date::constant(2010, 3, 5)));
+        assert_eq!((data.int("item"), data.int("people")), (Some(5), Some(5)));
+    }
+
     #[test]
     fn the_phantom_leap_day_is_an_error() {
         let file = xlsx(|s| {
