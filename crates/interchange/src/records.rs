@@ -840,9 +840,7 @@ mod tests {
             .iter()
             .map(|h| text(h))
             .collect();
-        let row = format!(
-            r#"<table:table-cell office:value-type="float" office:value="230102001001"><text:p>230102001001</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="2010-03-05"><text:p>2010/3/5</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2" office:value-type="float" office:value="5"><text:p>5</text:p></table:table-cell>"#
-        );
+        let row = r#"<table:table-cell office:value-type="float" office:value="230102001001"><text:p>230102001001</text:p></table:table-cell><table:table-cell office:value-type="date" office:date-value="2010-03-05"><text:p>2010/3/5</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2" office:value-type="float" office:value="5"><text:p>5</text:p></table:table-cell>"#;
         let file = ods(&format!(
             "<table:table-row>{header}</table:table-row><table:table-row>{row}</table:table-row>"
         ));
