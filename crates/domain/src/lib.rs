@@ -9,6 +9,7 @@ pub mod dates;
 pub mod numerals;
 pub mod records;
 pub mod standard;
+pub mod surveys;
 pub mod text;
 pub mod tree;
 pub mod units;

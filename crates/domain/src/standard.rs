@@ -18,6 +18,9 @@ pub struct Standard {
     pub issued_on: jiff::civil::Date,
     pub categories: Vec<Category>,
     pub indicator_groups: Vec<IndicatorGroup>,
+    /// The residents' surveys, where a version changes the notice's defaults.
+    #[serde(default)]
+    pub surveys: Vec<crate::surveys::SurveySpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +87,8 @@ pub enum StandardError {
     HiddenCharacters { what: &'static str, number: u32 },
     #[error("{what} {number} 的文字为空")]
     EmptyText { what: &'static str, number: u32 },
+    #[error("民主测评定义有误：{0}")]
+    Survey(String),
 }
 
 impl Standard {
@@ -106,6 +111,15 @@ impl Standard {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !id_ok {
             return Err(StandardError::BadId(self.id.clone()));
+        }
+        for (i, spec) in self.surveys.iter().enumerate() {
+            spec.check().map_err(StandardError::Survey)?;
+            if self.surveys[..i].iter().any(|s| s.kind == spec.kind) {
+                return Err(StandardError::Survey(format!(
+                    "{} 定义了两次",
+                    spec.kind.label_zh()
+                )));
+            }
         }
         for category in &self.categories {
             let declared =
@@ -185,6 +199,17 @@ impl Standard {
 
     pub fn item(&self, number: u32) -> Option<(&Category, &ServiceItem)> {
         self.items().find(|(_, i)| i.number == number)
+    }
+}
+
+impl Standard {
+    /// A survey's questions, scale and threshold in this version.
+    pub fn survey(&self, kind: crate::surveys::SurveyKind) -> crate::surveys::SurveySpec {
+        self.surveys
+            .iter()
+            .find(|s| s.kind == kind)
+            .cloned()
+            .unwrap_or_else(|| crate::surveys::SurveySpec::default_for(kind))
     }
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod migrations;
 mod records;
 mod sql;
+mod surveys;
 pub mod testing;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use records::{
     StoredFile, StoredRecord, YearState,
 };
 pub use sql::{Backend, SqlStore};
+pub use surveys::{CastOutcome, CodeCounts, NewSurvey, StoredSurvey, SurveyStore};
 
 /// What loading a standard version did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +194,7 @@ pub trait AccountStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + RecordStore + Send + Sync {
+pub trait Store: AccountStore + RecordStore + SurveyStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; refuses a database newer than this program.

@@ -31,6 +31,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_records.sql"),
         postgres: include_str!("../migrations/postgres/0003_records.sql"),
     },
+    Migration {
+        version: 4,
+        name: "surveys",
+        sqlite: include_str!("../migrations/sqlite/0004_surveys.sql"),
+        postgres: include_str!("../migrations/postgres/0004_surveys.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -253,9 +253,12 @@ fn columns_of(data: &RecordData) -> Result<Columns, StoreError> {
     })
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-async fn ancestors_in(tx: &mut Tx, unit: &DivisionCode) -> Result<Ancestors, StoreError> {
+pub(crate) async fn ancestors_in(
+    tx: &mut Tx,
+    unit: &DivisionCode,
+) -> Result<Ancestors, StoreError> {
     sqlx::query(
         "SELECT province_code, prefecture_code, county_code, township_code FROM units WHERE code = $1",
     )
@@ -314,7 +317,7 @@ async fn unit_year_of(tx: &mut Tx, id: i64) -> Result<(DivisionCode, i16), Store
 
 /// Commits a write transaction when its work succeeded and rolls it back at once when it failed
 /// (a rollback left to the pool would hold SQLite's write lock until the connection is reused).
-async fn finish<T>(tx: Tx, result: Result<T, StoreError>) -> Result<T, StoreError> {
+pub(crate) async fn finish<T>(tx: Tx, result: Result<T, StoreError>) -> Result<T, StoreError> {
     match result {
         Ok(value) => {
             tx.commit().await?;
@@ -412,6 +415,17 @@ async fn write_record(
         .map_err(StoreError::from)
 }
 
+/// The column that holds a unit's code on every row of its subtree (records, surveys).
+pub(crate) fn subtree_column(unit: &DivisionCode) -> &'static str {
+    match unit.level() {
+        shequ_domain::Level::Province => "province_code",
+        shequ_domain::Level::Prefecture => "prefecture_code",
+        shequ_domain::Level::County => "county_code",
+        shequ_domain::Level::Township => "township_code",
+        shequ_domain::Level::Committee => "unit_code",
+    }
+}
+
 fn filter_sql(filter: &RecordFilter, binds: &mut Vec<Bind>) -> String {
     let mut clauses = Vec::new();
     let mut push = |clause: &str, value: Bind| {
@@ -425,13 +439,7 @@ fn filter_sql(filter: &RecordFilter, binds: &mut Vec<Bind>) -> String {
         push("unit_code = ?", Bind::Text(unit.as_str().into()));
     }
     if let Some(within) = &filter.within {
-        let column = match within.level() {
-            shequ_domain::Level::Province => "province_code",
-            shequ_domain::Level::Prefecture => "prefecture_code",
-            shequ_domain::Level::County => "county_code",
-            shequ_domain::Level::Township => "township_code",
-            shequ_domain::Level::Committee => "unit_code",
-        };
+        let column = subtree_column(within);
         push(&format!("{column} = ?"), Bind::Text(within.as_str().into()));
     }
     if let Some(year) = filter.year {

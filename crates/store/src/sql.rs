@@ -202,7 +202,7 @@ fn like_contains(text: &str) -> String {
 
 /// `($1, $2), ($3, $4)`: placeholders for a multi-row VALUES list. sqlx's QueryBuilder writes `?`
 /// for the runtime-chosen driver, which PostgreSQL does not accept, so number them here.
-fn placeholders(rows: usize, columns: usize, first: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
     let mut out = String::new();
     for r in 0..rows {
         if r > 0 {

@@ -7,8 +7,9 @@ use shequ_domain::standard::Standard;
 use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
 use shequ_store::testing::TestDatabase;
 use shequ_store::{
-    AuditEntry, GroupMembership, NewFile, RecordChange, RecordCursor, RecordFilter, RecordStore,
-    RecordWrite, SaveOutcome, SqlStore, Store, StoreError, UnitQuery,
+    AuditEntry, CastOutcome, GroupMembership, NewFile, NewSurvey, RecordChange, RecordCursor,
+    RecordFilter, RecordStore, RecordWrite, SaveOutcome, SqlStore, Store, StoreError, SurveyStore,
+    UnitQuery,
 };
 
 fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
@@ -638,6 +639,202 @@ async fn a_stale_record_plan_is_refused(store: SqlStore) {
     );
 }
 
+async fn survey_for(store: &SqlStore, unit: &str) -> i64 {
+    use shequ_domain::surveys::{SurveyKind, SurveySpec};
+    store
+        .open_survey(
+            &NewSurvey {
+                unit: code(unit),
+                year: 2010,
+                kind: SurveyKind::Services,
+                spec: SurveySpec::default_for(SurveyKind::Services),
+                standard_id: "hlj-2010".into(),
+                opens_on: None,
+                closes_on: None,
+                created_by: "worker".into(),
+            },
+            &audit("survey.open", Some(unit)),
+        )
+        .await
+        .unwrap()
+}
+
+fn one_answer(satisfied: bool) -> shequ_domain::surveys::Tally {
+    shequ_domain::surveys::Tally {
+        ballots: 1,
+        answers: 1,
+        satisfied: i64::from(satisfied),
+    }
+}
+
+async fn a_code_counts_once_under_concurrency(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let survey = survey_for(&store, "230102001001").await;
+    store
+        .add_codes(
+            survey,
+            &["h1".into(), "h2".into()],
+            &audit("survey.codes", None),
+        )
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let today: jiff::civil::Date = "2010-06-01".parse().unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .cast_ballot("h1", "0", one_answer(true), today)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    let cast = outcomes.iter().filter(|o| **o == CastOutcome::Cast).count();
+    assert_eq!(cast, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, CastOutcome::Cast | CastOutcome::AlreadyUsed))
+    );
+    assert_eq!(store.ballots(survey).await.unwrap(), ["0"]);
+    let counts = store.code_counts(survey).await.unwrap();
+    assert_eq!((counts.used, counts.unused), (1, 1));
+    let s = store
+        .survey(
+            &code("230102001001"),
+            2010,
+            shequ_domain::surveys::SurveyKind::Services,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.online.ballots, 1);
+    // Voided and closed codes cast nothing; unknown codes are unknown.
+    assert_eq!(
+        store
+            .void_codes(survey, &["h2".into()], &audit("survey.void", None))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .cast_ballot("h2", "0", one_answer(true), today)
+            .await
+            .unwrap(),
+        CastOutcome::Void
+    );
+    assert_eq!(
+        store
+            .cast_ballot("nope", "0", one_answer(true), today)
+            .await
+            .unwrap(),
+        CastOutcome::Unknown
+    );
+    // Totals roll up by subtree.
+    let totals = store.online_totals(&code("2301"), 2010).await.unwrap();
+    assert_eq!(
+        totals,
+        vec![(
+            shequ_domain::surveys::SurveyKind::Services,
+            one_answer(true)
+        )]
+    );
+    assert!(
+        store
+            .online_totals(&code("230103"), 2010)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_ballot_cannot_be_traced_to_its_code(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let survey = survey_for(&store, "230102001001").await;
+    store
+        .add_codes(
+            survey,
+            &["ha".into(), "hb".into(), "hc".into()],
+            &audit("survey.codes", None),
+        )
+        .await
+        .unwrap();
+    let today: jiff::civil::Date = "2010-06-01".parse().unwrap();
+    store
+        .cast_ballot("hb", "2", one_answer(false), today)
+        .await
+        .unwrap();
+    store
+        .cast_ballot("ha", "0", one_answer(true), today)
+        .await
+        .unwrap();
+    // What is stored: codes with a state, ballots with answers, and nothing joining them.
+    let columns = |table: &str| {
+        let table = table.to_string();
+        let pool = store.pool().clone();
+        async move {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT * FROM {table} LIMIT 1"
+            )))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            use sqlx::{Column, Row};
+            let mut names: Vec<String> =
+                row.columns().iter().map(|c| c.name().to_string()).collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(columns("ballots").await, ["answers", "id", "survey_id"]);
+    assert_eq!(
+        columns("ballot_codes").await,
+        ["code_hash", "state", "survey_id"]
+    );
+    // The used codes look alike; only the answers differ, sorted, on the ballot side.
+    let used: Vec<(String, String)> = {
+        use sqlx::Row;
+        sqlx::query(
+            "SELECT code_hash, state FROM ballot_codes WHERE state = 'used' ORDER BY code_hash",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get("code_hash"), r.get("state")))
+        .collect()
+    };
+    assert_eq!(
+        used,
+        [
+            ("ha".to_string(), "used".to_string()),
+            ("hb".to_string(), "used".to_string())
+        ]
+    );
+    assert_eq!(store.ballots(survey).await.unwrap(), ["0", "2"]);
+    // Closing expires the unused code.
+    store
+        .close_survey(survey, "2010-12-31T00:00:00Z", &audit("survey.close", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .cast_ballot("hc", "0", one_answer(true), today)
+            .await
+            .unwrap(),
+        CastOutcome::Expired
+    );
+    assert_eq!(store.code_counts(survey).await.unwrap().expired, 1);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -678,6 +875,8 @@ on_both_backends!(
     records_are_written_filtered_and_paged,
     a_locked_year_refuses_every_write,
     a_stale_record_plan_is_refused,
+    a_code_counts_once_under_concurrency,
+    a_ballot_cannot_be_traced_to_its_code,
 );
 
 #[test]
