@@ -8,6 +8,7 @@ mod caller;
 mod error;
 mod records;
 mod search;
+mod surveys;
 mod tree;
 
 use std::sync::Arc;
@@ -32,9 +33,10 @@ pub use shequ_domain as domain;
 pub use shequ_interchange::records::{ExportFormat, RowError};
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{
-    AuditEntry, AuditRecord, Backend, GroupSummary, NameChange, SaveOutcome, StoreError,
-    StoredFile, StoredRecord,
+    AuditEntry, AuditRecord, Backend, CastOutcome, CodeCounts, GroupSummary, NameChange,
+    SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
 };
+pub use surveys::{BallotView, MAX_CODES, SurveyResult, SurveyState, SurveyView};
 pub use tree::{
     DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,
     UnitView,

@@ -333,7 +333,7 @@ impl App {
                     data,
                     record_ref: None,
                     standard_id,
-                    confirmed: true,
+                    confirmed: kind.confirmed_on_write(),
                 })],
                 &[],
                 &caller.actor.audit_name(),
@@ -400,7 +400,7 @@ impl App {
                         data,
                         record_ref: existing.record_ref,
                         standard_id: existing.standard_id,
-                        confirmed: true,
+                        confirmed: existing.data.kind.confirmed_on_write(),
                     },
                 }],
                 &[],
@@ -753,8 +753,10 @@ impl App {
             ..Default::default()
         };
         let pending = self.store.list_records(&filter, None, 10_000).await?;
+        // Paper tallies wait for a second person, not for this confirmation.
         let changes: Vec<RecordChange> = pending
             .into_iter()
+            .filter(|r| r.data.kind.carried_forward())
             .map(|r| RecordChange::Update {
                 id: r.id,
                 write: RecordWrite {
@@ -1104,7 +1106,7 @@ impl App {
                                 data: row.data.clone(),
                                 record_ref: row.record_ref.clone().or(stored.record_ref.clone()),
                                 standard_id: Some(standard.id.clone()),
-                                confirmed: true,
+                                confirmed: kind.confirmed_on_write(),
                             },
                         });
                     }
@@ -1117,7 +1119,7 @@ impl App {
                         data: row.data.clone(),
                         record_ref: row.record_ref.clone(),
                         standard_id: Some(standard.id.clone()),
-                        confirmed: true,
+                        confirmed: kind.confirmed_on_write(),
                     }));
                 }
                 None => pending_content.push(row),
@@ -1144,7 +1146,7 @@ impl App {
                         data: row.data.clone(),
                         record_ref: None,
                         standard_id: Some(standard.id.clone()),
-                        confirmed: true,
+                        confirmed: kind.confirmed_on_write(),
                     }));
                 }
             }

@@ -127,6 +127,20 @@ pub fn may_write_records(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
     }
 }
 
+/// May the actor open and close a community's surveys, issue and void its ballot codes and enter
+/// its paper tallies? Its own workers, and officers whose scope covers it (the street usually
+/// runs the evaluation); the province and the operator everywhere.
+pub fn may_run_surveys(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
+    match actor {
+        Actor::User {
+            role: Role::Officer,
+            scope,
+            ..
+        } => covers(scope, unit_path),
+        _ => may_write_records(actor, unit_path),
+    }
+}
+
 /// May the actor create or manage a user with this role whose scope unit has this path?
 ///
 /// A province admin may manage anyone. An officer may manage, inside its scope, officers for

@@ -24,6 +24,8 @@ pub enum RecordKind {
     Profile,
     Groups,
     Organisations,
+    /// A paper ballot count of a survey, counted once a second person confirms it.
+    Tallies,
 }
 
 /// How a field's value is written and checked.
@@ -125,6 +127,13 @@ pub const ORGANISATION_TYPES: &[&str] = &[
     "其他群团组织",
     "业主委员会",
     "物业服务企业",
+];
+/// The surveys as spreadsheets name them.
+pub const SURVEY_LABELS: &[&str] = &[
+    "干部民主评议",
+    "特色社区创建测评",
+    "社区服务评议",
+    "治安满意度测评",
 ];
 pub const ORGANISATION_EVENTS: &[&str] = &["成立", "换届选举", "解聘物业服务企业", "撤销", "其他"];
 
@@ -250,8 +259,18 @@ const ORGANISATIONS: &[Field] = &[
     NOTE,
 ];
 
+const TALLIES: &[Field] = &[
+    UNIT,
+    YEAR,
+    field("survey", "测评类型", FieldType::Choice(SURVEY_LABELS), true),
+    field("very", "满意", count(0), true),
+    field("fairly", "基本满意", count(0), true),
+    field("not", "不满意", count(0), true),
+    NOTE,
+];
+
 impl RecordKind {
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Services,
         RecordKind::Activities,
         RecordKind::Mediation,
@@ -260,6 +279,7 @@ impl RecordKind {
         RecordKind::Profile,
         RecordKind::Groups,
         RecordKind::Organisations,
+        RecordKind::Tallies,
     ];
 
     /// The name in URLs, the API and `--kind`.
@@ -273,6 +293,7 @@ impl RecordKind {
             RecordKind::Profile => "profile",
             RecordKind::Groups => "groups",
             RecordKind::Organisations => "organisations",
+            RecordKind::Tallies => "tallies",
         }
     }
 
@@ -292,6 +313,7 @@ impl RecordKind {
             RecordKind::Profile => "社区基本情况",
             RecordKind::Groups => "居民小组",
             RecordKind::Organisations => "组织建设登记",
+            RecordKind::Tallies => "纸质测评计票",
         }
     }
 
@@ -305,6 +327,7 @@ impl RecordKind {
             RecordKind::Profile => PROFILE,
             RecordKind::Groups => GROUPS,
             RecordKind::Organisations => ORGANISATIONS,
+            RecordKind::Tallies => TALLIES,
         }
     }
 
@@ -335,6 +358,12 @@ impl RecordKind {
         )
     }
 
+    /// Whether a write leaves the record counting. Paper tallies count only once a second person
+    /// confirms them, so every write of one leaves it unconfirmed.
+    pub fn confirmed_on_write(self) -> bool {
+        self != RecordKind::Tallies
+    }
+
     /// The field that sorts a kind's records into types for filters, if any.
     pub fn category_key(self) -> Option<&'static str> {
         match self {
@@ -342,6 +371,7 @@ impl RecordKind {
             RecordKind::Mediation => Some("category"),
             RecordKind::Organisations => Some("org_type"),
             RecordKind::Services => Some("mode"),
+            RecordKind::Tallies => Some("survey"),
             _ => None,
         }
     }
@@ -368,6 +398,7 @@ impl RecordKind {
             RecordKind::Profile => &["常住人口", "小区类型"],
             RecordKind::Groups => &["居民小组名称"],
             RecordKind::Organisations => &["组织类型"],
+            RecordKind::Tallies => &["测评类型", "基本满意"],
         }
     }
 
@@ -839,6 +870,7 @@ impl RecordData {
         match (self.record_date(), self.kind) {
             (Some(d), _) => d.to_string(),
             (None, RecordKind::Groups) => self.text("name").unwrap_or_default().to_string(),
+            (None, RecordKind::Tallies) => self.text("survey").unwrap_or_default().to_string(),
             (None, RecordKind::Organisations) => format!(
                 "{}/{}",
                 self.text("org_type").unwrap_or_default(),
@@ -854,6 +886,7 @@ impl RecordData {
         match self.kind {
             RecordKind::Profile | RecordKind::Health => Some(String::new()),
             RecordKind::Groups => self.text("name").map(str::to_string),
+            RecordKind::Tallies => self.text("survey").map(str::to_string),
             _ => None,
         }
     }
@@ -902,6 +935,15 @@ impl RecordData {
                 problems.push(FieldProblem::on("outcome", "未调解的纠纷不应填写调解结果"));
             }
             RecordKind::Profile => self.check_estate(&mut problems),
+            RecordKind::Tallies => {
+                let total: i64 = ["very", "fairly", "not"]
+                    .iter()
+                    .filter_map(|k| self.int(k))
+                    .sum();
+                if total == 0 {
+                    problems.push(FieldProblem::on("very", "计票合计为 0，没有可计的选票"));
+                }
+            }
             RecordKind::Organisations => {
                 if self.get("event").is_some() != self.get("event_on").is_some() {
                     problems.push(FieldProblem::on("event_on", "“事件”和“事件日期”应同时填写"));
@@ -1263,6 +1305,15 @@ mod tests {
             unmediated.validate(today()).unwrap_err()[0].field,
             Some("outcome")
         );
+    }
+
+    #[test]
+    fn tally_labels_are_the_survey_labels() {
+        let labels: Vec<&str> = crate::surveys::SurveyKind::ALL
+            .iter()
+            .map(|k| k.label_zh())
+            .collect();
+        assert_eq!(labels, SURVEY_LABELS);
     }
 
     #[test]

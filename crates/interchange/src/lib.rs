@@ -2,6 +2,7 @@
 //! named by file, line and column. Nothing here touches a database; only large xlsx exports
 //! spill rows to temporary files.
 
+pub mod ballot_sheet;
 pub mod containers;
 pub mod divisions;
 pub mod export;

@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_surveys.sql"),
         postgres: include_str!("../migrations/postgres/0004_surveys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "record_order",
+        sqlite: include_str!("../migrations/sqlite/0005_record_order.sql"),
+        postgres: include_str!("../migrations/postgres/0005_record_order.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
