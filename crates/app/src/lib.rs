@@ -25,6 +25,7 @@ pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;
 pub use error::AppError;
+pub use jiff::civil::Date;
 pub use records::{
     ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,
     RecordView, StartYearSummary, YearOverview, record_template,
@@ -155,6 +156,17 @@ impl App {
     pub async fn standard_ids(&self) -> Result<Vec<String>, AppError> {
         Ok(self.store.standard_ids().await?)
     }
+}
+
+/// A rate in hundredths of a percent as people read it: 85.71%.
+pub fn percent(hundredths: i64) -> String {
+    format!("{}.{:02}%", hundredths / 100, hundredths % 100)
+}
+
+/// The printable sheet of ballot codes (HTML with QR codes of the voting addresses).
+pub fn ballot_sheet(title: &str, public_url: &str, codes: &[String]) -> Result<String, AppError> {
+    shequ_interchange::ballot_sheet::sheet_html(title, public_url, codes)
+        .map_err(AppError::Internal)
 }
 
 /// The five files of the national layout, in level order.

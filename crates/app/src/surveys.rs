@@ -44,6 +44,10 @@ pub enum SurveyState {
 }
 
 impl SurveyState {
+    pub fn is_closed(self) -> bool {
+        self == SurveyState::Closed
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             SurveyState::NotYetOpen => "未到开始日期",
@@ -125,6 +129,11 @@ fn paper_tally(data: &shequ_domain::records::RecordData, spec: &SurveySpec) -> T
 }
 
 impl App {
+    /// Whether the caller may run the unit's surveys (for showing the forms).
+    pub fn may_run_surveys(&self, caller: &Caller, unit: &Unit) -> bool {
+        may_run_surveys(&caller.actor, &unit_path(unit))
+    }
+
     /// The community, if the caller may run its surveys.
     async fn survey_community(&self, caller: &Caller, code_text: &str) -> Result<Unit, AppError> {
         let code = DivisionCode::parse(code_text)

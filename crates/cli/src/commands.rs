@@ -12,6 +12,7 @@ use shequ_web::AppState;
 
 use crate::config::{
     AdminCommand, Cli, Command, DatabaseOptions, ExportCommand, ImportCommand, RecordsCommand,
+    SurveyCommand,
 };
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -19,7 +20,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             trusted_proxies,
-        } => serve(&cli.database, listen, trusted_proxies).await,
+        } => {
+            let public_url = cli
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
+            serve(&cli.database, listen, trusted_proxies, &public_url).await
+        }
         Command::Import(import) => {
             let app = open_initialised(&cli.database).await?;
             match import {
@@ -54,6 +61,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 format,
             };
             export_records(&app, &request, out.as_deref()).await
+        }
+        Command::Survey(command) => {
+            let app = open_initialised(&cli.database).await?;
+            survey(&app, command, cli.public_url.as_deref()).await
         }
         Command::Records(command) => {
             let app = open_initialised(&cli.database).await?;
@@ -198,9 +209,12 @@ async fn serve(
     options: &DatabaseOptions,
     listen: std::net::SocketAddr,
     trusted_proxies: Vec<std::net::IpAddr>,
+    public_url: &str,
 ) -> anyhow::Result<()> {
     let app = Arc::new(open(options).await?);
-    let state = AppState::new(app.clone()).with_trusted_proxies(trusted_proxies);
+    let state = AppState::new(app.clone())
+        .with_trusted_proxies(trusted_proxies)
+        .with_public_url(public_url);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("无法监听 {listen}"))?;
@@ -464,6 +478,124 @@ async fn export_records(
             use std::io::Write;
             writer.flush().context("写入标准输出失败")?;
             bar.finish_and_clear();
+        }
+    }
+    Ok(())
+}
+
+/// Without a public address the voting links point at the default local server.
+const LOCAL_URL: &str = "http://127.0.0.1:8080";
+
+async fn survey(app: &App, command: SurveyCommand, public_url: Option<&str>) -> anyhow::Result<()> {
+    let caller = Caller::operator();
+    match command {
+        SurveyCommand::Open { target, from, to } => {
+            app.open_survey(&caller, &target.unit, target.year, target.kind, from, to)
+                .await?;
+            println!(
+                "已开启 {} 的 {} 年{}",
+                target.unit,
+                target.year,
+                target.kind.label_zh()
+            );
+        }
+        SurveyCommand::Codes {
+            target,
+            count,
+            sheet,
+        } => {
+            // Claim the sheet file first: codes issued with nowhere to print them are lost.
+            let sheet_file = match &sheet {
+                Some(path) => Some(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .with_context(|| {
+                            format!("无法新建 {}（文件已存在或目录不可写）", path.display())
+                        })?,
+                ),
+                None => None,
+            };
+            let codes = app
+                .issue_codes(&caller, &target.unit, target.year, target.kind, count)
+                .await;
+            let codes = match codes {
+                Ok(codes) => codes,
+                Err(e) => {
+                    if let Some(path) = &sheet {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e.into());
+                }
+            };
+            for code in &codes {
+                println!("{code}");
+            }
+            if let (Some(path), Some(mut file)) = (sheet, sheet_file) {
+                let base = public_url.unwrap_or_else(|| {
+                    eprintln!(
+                        "提示：未设置 --public-url（SHEQU_PUBLIC_URL），二维码指向 {LOCAL_URL}"
+                    );
+                    LOCAL_URL
+                });
+                let title = format!(
+                    "{} {} 年{} 测评码",
+                    target.unit,
+                    target.year,
+                    target.kind.label_zh()
+                );
+                let html = shequ_app::ballot_sheet(&title, base, &codes)?;
+                use std::io::Write;
+                file.write_all(html.as_bytes())
+                    .with_context(|| format!("无法写入 {}", path.display()))?;
+                eprintln!(
+                    "已发放 {} 个测评码；打印页已写入 {}",
+                    codes.len(),
+                    path.display()
+                );
+            }
+        }
+        SurveyCommand::Void { target, codes } => {
+            let voided = app
+                .void_codes(&caller, &target.unit, target.year, target.kind, &codes)
+                .await?;
+            println!("已作废 {voided} 个未使用的测评码");
+        }
+        SurveyCommand::Close { target } => {
+            app.close_survey(&caller, &target.unit, target.year, target.kind)
+                .await?;
+            println!("已结束{}，结果为最终结果", target.kind.label_zh());
+        }
+        SurveyCommand::Confirm { target } => {
+            let tally = app
+                .confirm_tally(&caller, &target.unit, target.year, target.kind)
+                .await?;
+            println!(
+                "已确认纸质计票：{} 票，其中满意 {} 票",
+                tally.ballots, tally.satisfied
+            );
+        }
+        SurveyCommand::Results { unit, year } => {
+            println!("测评类型\t有效票\t满意\t满意率\t标准\t达标");
+            for r in app.survey_results(&caller, &unit, year).await? {
+                let rate = r
+                    .tally
+                    .rate_hundredths()
+                    .map_or("不适用".to_string(), shequ_app::percent);
+                let met = match r.met {
+                    Some(true) => "是",
+                    Some(false) => "否",
+                    None => "不适用",
+                };
+                println!(
+                    "{}\t{}\t{}\t{rate}\t{}%\t{met}",
+                    r.kind.label_zh(),
+                    r.tally.ballots,
+                    r.tally.satisfied,
+                    r.threshold_percent
+                );
+            }
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use shequ_app::ExportFormat;
 use shequ_domain::records::RecordKind;
+use shequ_domain::surveys::SurveyKind;
 
 #[derive(Parser)]
 #[command(
@@ -14,8 +15,93 @@ use shequ_domain::records::RecordKind;
 pub struct Cli {
     #[command(flatten)]
     pub database: DatabaseOptions,
+    /// The address residents reach the server at (behind a gateway), for the voting links in
+    /// ballot QR codes, such as https://shequ.example.gov.cn
+    #[arg(long, env = "SHEQU_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let t = text.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("“{text}”应以 http:// 或 https:// 开头"))?;
+    if rest.is_empty() || rest.contains(['"', '<', '>', ' ', '\'']) {
+        return Err(format!("“{text}”不是有效的网址"));
+    }
+    Ok(t.to_string())
+}
+
+fn parse_survey_kind(text: &str) -> Result<SurveyKind, String> {
+    SurveyKind::parse(text).ok_or_else(|| {
+        format!(
+            "未知的测评类型“{text}”，应为：{}",
+            SurveyKind::ALL.map(|k| k.as_str()).join("、")
+        )
+    })
+}
+
+/// Which survey: a community, a year and a kind.
+#[derive(Args, Clone)]
+pub struct SurveyTarget {
+    #[arg(long)]
+    pub unit: String,
+    #[arg(long, value_parser = parse_year)]
+    pub year: i16,
+    /// cadres, building, services or security
+    #[arg(long, value_parser = parse_survey_kind)]
+    pub kind: SurveyKind,
+}
+
+#[derive(Subcommand)]
+pub enum SurveyCommand {
+    /// Open a survey (without dates it opens at once and stays open until closed)
+    Open {
+        #[command(flatten)]
+        target: SurveyTarget,
+        /// First day ballots count (YYYY-MM-DD)
+        #[arg(long, value_parser = parse_date)]
+        from: Option<jiff::civil::Date>,
+        /// Last day ballots count
+        #[arg(long, value_parser = parse_date)]
+        to: Option<jiff::civil::Date>,
+    },
+    /// Issue one-time ballot codes and print them one per line (shown only this once)
+    Codes {
+        #[command(flatten)]
+        target: SurveyTarget,
+        #[arg(long)]
+        count: usize,
+        /// Also write the printable sheet of QR codes (HTML, A4) to this file
+        #[arg(long)]
+        sheet: Option<PathBuf>,
+    },
+    /// Void codes of a lost sheet
+    Void {
+        #[command(flatten)]
+        target: SurveyTarget,
+        codes: Vec<String>,
+    },
+    /// Close a survey: results are final and unused codes expire
+    Close {
+        #[command(flatten)]
+        target: SurveyTarget,
+    },
+    /// Confirm an entered or imported paper tally, as a second person
+    Confirm {
+        #[command(flatten)]
+        target: SurveyTarget,
+    },
+    /// Print the year's results for a community or everything under a unit
+    Results {
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+    },
 }
 
 /// Where the data lives; every command takes these, so the CLI and the server share data.
@@ -76,6 +162,9 @@ pub enum Command {
     /// Community records: locks
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// Residents' democratic evaluations
+    #[command(subcommand)]
+    Survey(SurveyCommand),
     /// Print the OpenAPI document of the JSON API
     Openapi,
     /// Accounts

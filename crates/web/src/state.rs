@@ -13,6 +13,8 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     /// Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The address residents reach the server at, for the voting links in QR codes.
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
@@ -21,7 +23,13 @@ impl AppState {
             app,
             ready: Arc::new(AtomicBool::new(false)),
             trusted_proxies: Arc::new(Vec::new()),
+            public_url: Arc::from("http://127.0.0.1:8080"),
         }
+    }
+
+    pub fn with_public_url(mut self, url: &str) -> AppState {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 
     pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> AppState {

@@ -682,6 +682,24 @@ async fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/units/230102001001/surveys/2010",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/surveys/2010/cadres/open",
+            json!({}),
+            [401, 200, 400, 403, 400, 403, 403],
+        ),
+        (
+            "GET",
+            "/units/230102001001/surveys/2010",
+            Value::Null,
+            [303, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/units/230102001001/records/2010",
             Value::Null,
             [303, 200, 200, 403, 200, 200, 200],

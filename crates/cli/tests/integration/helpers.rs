@@ -170,3 +170,44 @@ pub fn session_cookie_of(response: &reqwest::Response) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Decodes every QR code of a print sheet (the SVGs shequ writes: one `M x y h1v1h-1z` square per
+/// dark module), as a phone would the printed page.
+pub fn decode_sheet(html: &str) -> Vec<String> {
+    html.split("<svg").skip(1).map(decode_svg).collect()
+}
+
+fn decode_svg(svg: &str) -> String {
+    let size: usize = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let mut dark = vec![false; size * size];
+    for square in path.split('M').filter(|s| !s.is_empty()) {
+        let mut parts = square.split('h').next().unwrap().split(' ');
+        let x: usize = parts.next().unwrap().parse().unwrap();
+        let y: usize = parts.next().unwrap().parse().unwrap();
+        dark[y * size + x] = true;
+    }
+    let scale = 4;
+    let pixels = size * scale;
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(pixels, pixels, |x, y| {
+        if dark[(y / scale) * size + x / scale] {
+            0
+        } else {
+            255
+        }
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code per card");
+    grids[0].decode().unwrap().1
+}

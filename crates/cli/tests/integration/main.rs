@@ -9,3 +9,4 @@ mod cli_import;
 mod helpers;
 mod pages;
 mod records;
+mod surveys;

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 
 mod accounts;
 pub(crate) mod records;
+mod surveys;
 use serde::{Deserialize, Serialize};
 use shequ_app::UnitView;
 use shequ_app::domain::units::{Unit, UnitCounts, UnitRef};
@@ -81,6 +82,11 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/units/{code}/years/{year}/confirm",
             post(records::confirm_year),
         )
+        .route("/api/v1/units/{code}/surveys/{year}", get(surveys::results))
+        .route(
+            "/api/v1/units/{code}/surveys/{year}/{kind}/{action}",
+            post(surveys::action),
+        )
 }
 
 #[derive(OpenApi)]
@@ -120,7 +126,9 @@ pub fn routes() -> Router<AppState> {
         records::delete_file,
         records::year,
         records::start_year,
-        records::confirm_year
+        records::confirm_year,
+        surveys::results,
+        surveys::action
     ),
     components(schemas(
         ErrorBody,
@@ -159,7 +167,11 @@ pub fn routes() -> Router<AppState> {
         records::RowErrorJson,
         records::ImportJson,
         records::FileJson,
-        records::FileList
+        records::FileList,
+        surveys::SurveyResultJson,
+        surveys::SurveyResultList,
+        surveys::SurveyActionBody,
+        surveys::SurveyActionJson
     ))
 )]
 struct ApiDoc;

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 mod account;
 mod admin;
 mod records;
+pub(crate) mod surveys;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
 use shequ_app::domain::units::{Unit, UnitCounts};
@@ -71,6 +72,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/files/{id}", get(records::download_file))
         .route("/files/{id}/delete", post(records::delete_file))
+        .route("/units/{code}/surveys/{year}", get(surveys::surveys))
+        .route(
+            "/units/{code}/surveys/{year}/{kind}/{action}",
+            post(surveys::action),
+        )
+        .route("/v/{code}", get(surveys::vote_form).post(surveys::vote))
 }
 
 pub(crate) fn page(template: impl Template) -> Result<Response, WebError> {

@@ -1,0 +1,438 @@
+//! Democratic evaluations end to end: codes that count once under concurrency on both
+//! backends, secret ballots, the print sheet's QR codes, the phone page and paper tallies.
+
+use serde_json::{Value, json};
+use shequ_app::Caller;
+use shequ_store::testing::TestDatabase;
+
+use crate::helpers::{
+    TestApp, browser, create, csrf_of, decode_sheet, login, session_cookie_of, spawn_app,
+    spawn_app_on, token,
+};
+
+const A: &str = "230102001001";
+
+async fn post_json(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn issue(app: &TestApp, worker: &str, count: usize) -> Vec<String> {
+    let (status, body) = post_json(
+        app,
+        worker,
+        &format!("/api/v1/units/{A}/surveys/2010/services/codes"),
+        json!({"count": count}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn vote(app: &TestApp, code: &str, answer: &str) -> String {
+    app.client
+        .post(app.url(&format!("/v/{code}")))
+        .form(&[("q0", answer)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn one_code_counts_once(app: TestApp) {
+    create(&app, &Caller::operator(), "worker_a", "community_worker", A)
+        .await
+        .unwrap();
+    let worker = token(&app, "worker_a").await;
+    let (status, body) = post_json(
+        &app,
+        &worker,
+        &format!("/api/v1/units/{A}/surveys/2010/services/open"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let codes = issue(&app, &worker, 3).await;
+    assert!(codes.iter().all(|c| c.len() == 14));
+
+    // 50 simultaneous submissions of one code: exactly one ballot.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v/{}", codes[0]));
+        tasks.push(tokio::spawn(async move {
+            let answer = (i % 3).to_string();
+            let r = client
+                .post(url)
+                .form(&[("q0", answer)])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        let (status, page) = t.await.unwrap();
+        assert_eq!(status, 200);
+        if page.contains("投票成功") {
+            accepted += 1;
+        } else {
+            assert!(page.contains("已经投过票"), "{page}");
+        }
+    }
+    assert_eq!(accepted, 1);
+    let (_, results) = app
+        .client
+        .get(app.url(&format!("/api/v1/units/{A}/surveys/2010")))
+        .bearer_auth(&worker)
+        .send()
+        .await
+        .map(|r| (r.status(), r))
+        .unwrap();
+    let results: Value = results.json().await.unwrap();
+    let services = results["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "services")
+        .unwrap()
+        .clone();
+    assert_eq!(services["ballots"], 1);
+    assert_eq!(services["threshold"], 80);
+
+    // A refreshed page shows the code as used and no form.
+    let page = app.get_page(&format!("/v/{}", codes[0])).await.1;
+    assert!(page.contains("已经投过票"));
+    assert!(!page.contains("type=\"radio\""));
+    // A voided code no longer votes; a wrong code is refused.
+    let (status, body) = post_json(
+        &app,
+        &worker,
+        &format!("/api/v1/units/{A}/surveys/2010/services/void"),
+        json!({"codes": [codes[1].to_lowercase()]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(vote(&app, &codes[1], "0").await.contains("已作废"));
+    let (status, _) = app.get_page("/v/ABCDEFGHJKMNPQ").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn one_code_counts_once_on_sqlite() {
+    one_code_counts_once(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn one_code_counts_once_on_postgres() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    one_code_counts_once(spawn_app_on(db).await).await;
+}
+
+#[tokio::test]
+async fn the_phone_page_the_print_sheet_and_guess_limits() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "worker_a", "community_worker", A)
+        .await
+        .unwrap();
+    let client = browser();
+    let cookie = session_cookie_of(&login(&app, "worker_a", crate::helpers::PASSWORD).await);
+    let page = client
+        .get(app.url(&format!("/units/{A}/surveys/2010")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("民主测评"), "{page}");
+    let csrf = csrf_of(&page);
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        client
+            .post(app.url(&path))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let opened = post(
+        format!("/units/{A}/surveys/2010/cadres/open"),
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("from", String::new()),
+            ("to", String::new()),
+        ],
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(opened.contains("已开启干部民主评议"), "{opened}");
+    let sheet = post(
+        format!("/units/{A}/surveys/2010/cadres/codes"),
+        vec![("csrf_token", csrf.clone()), ("count", "4".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(sheet.status(), 200);
+    let sheet = sheet.text().await.unwrap();
+    // Every QR code on the sheet decodes to the voting address of the code printed beneath it.
+    let urls = decode_sheet(&sheet);
+    assert_eq!(urls.len(), 4);
+    for url in &urls {
+        let code = url.strip_prefix("http://127.0.0.1:8080/v/").unwrap();
+        let shown = shequ_app::domain::surveys::display_code(code);
+        assert!(sheet.contains(&shown), "{shown} printed");
+    }
+    // The voting page: no sign-in, a phone-width layout, one radio group per question.
+    let path = urls[0].strip_prefix("http://127.0.0.1:8080").unwrap();
+    let (status, page) = app.get_page(path).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#)
+    );
+    assert!(page.contains(r#"<body class="vote">"#));
+    assert_eq!(page.matches(r#"type="radio" name="q0""#).count(), 3);
+    assert!(!page.contains("<script"));
+    let css = app.get_page("/static/style.css").await.1;
+    assert!(css.contains("body.vote main { max-width: 32rem"));
+    // Guessing codes is limited per client address.
+    let mut last = 0;
+    for i in 0..25 {
+        last = app
+            .get_page(&format!("/v/ABCDEFGHJKMN{:02}", i % 10 + 20))
+            .await
+            .0;
+    }
+    assert_eq!(last, 429);
+}
+
+#[tokio::test]
+async fn paper_tallies_count_after_a_second_person_confirms() {
+    let app = spawn_app().await;
+    let op = Caller::operator();
+    create(&app, &op, "worker_a", "community_worker", A)
+        .await
+        .unwrap();
+    create(&app, &op, "street", "officer", "230102001")
+        .await
+        .unwrap();
+    let worker = token(&app, "worker_a").await;
+    let street = token(&app, "street").await;
+    let tally = json!({"kind": "tallies", "fields": {
+        "unit": A, "year": 2010, "survey": "治安满意度测评", "very": 90, "fairly": 4, "not": 6
+    }});
+    let (status, body) = post_json(&app, &worker, "/api/v1/records", tally).await;
+    assert_eq!(status, 201, "{body}");
+    let results = |who: String| {
+        let app = &app;
+        async move {
+            let r: Value = app
+                .client
+                .get(app.url("/api/v1/units/230102001/surveys/2010"))
+                .bearer_auth(who)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["kind"] == "security")
+                .unwrap()
+                .clone()
+        }
+    };
+    // Entered, not yet counted.
+    assert_eq!(results(street.clone()).await["ballots"], 0);
+    assert_eq!(results(street.clone()).await["met"], Value::Null);
+    // The one who entered it cannot confirm it.
+    let confirm = format!("/api/v1/units/{A}/surveys/2010/security/confirm");
+    let (status, body) = post_json(&app, &worker, &confirm, json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post_json(&app, &street, &confirm, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let security = results(street.clone()).await;
+    assert_eq!(security["ballots"], 100);
+    assert_eq!(security["satisfied"], 94);
+    assert_eq!(security["rate"], 94.0);
+    assert_eq!(security["threshold"], 95);
+    assert_eq!(security["met"], false);
+    // Changing the tally makes it wait for confirmation again.
+    let listed: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/records?unit={A}&kind=tallies")))
+        .bearer_auth(&worker)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = listed["items"][0]["id"].as_i64().unwrap();
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/records/{id}")))
+        .bearer_auth(&worker)
+        .json(&json!({"fields": {"unit": A, "year": 2010, "survey": "治安满意度测评", "very": 96, "fairly": 0, "not": 4}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(results(street.clone()).await["ballots"], 0);
+    // Imported tallies are entries too: the operator's import waits for a second person.
+    let file = std::env::temp_dir().join(format!("tallies-{}.csv", std::process::id()));
+    std::fs::write(
+        &file,
+        format!("区划代码,年度,测评类型,满意,基本满意,不满意\n{A},2010,干部民主评议,8,1,1\n"),
+    )
+    .unwrap();
+    let report = app
+        .app
+        .import_records(
+            &op,
+            &shequ_app::SourceFile {
+                name: "tallies.csv".into(),
+                bytes: std::fs::read(&file).unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.new, 1, "{report:?}");
+    let cadres = app.app.survey_results(&op, A, 2010).await.unwrap();
+    assert_eq!(cadres[0].tally.ballots, 0);
+    assert!(
+        app.app
+            .confirm_tally(&op, A, 2010, shequ_app::domain::surveys::SurveyKind::Cadres)
+            .await
+            .is_err()
+    );
+    let cadres_confirm = format!("/api/v1/units/{A}/surveys/2010/cadres/confirm");
+    assert_eq!(
+        post_json(&app, &worker, &cadres_confirm, json!({})).await.0,
+        200
+    );
+    let cadres = app.app.survey_results(&op, A, 2010).await.unwrap();
+    assert_eq!((cadres[0].tally.ballots, cadres[0].met), (10, Some(true)));
+    // Every step is in the audit log.
+    let log = app.app.audit_log(&op, Some(A), None).await.unwrap();
+    let actions: Vec<&str> = log.items.iter().map(|e| e.entry.action.as_str()).collect();
+    for action in [
+        "records.create",
+        "records.update",
+        "records.import",
+        "survey.tally.confirm",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let _ = std::fs::remove_file(file);
+}
+
+fn shequ(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shequ"))
+        .args(args)
+        .env("SHEQU_DATA_DIR", data_dir)
+        .env("SHEQU_PUBLIC_URL", "https://vote.example.cn/")
+        .env_remove("SHEQU_DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_command_line_runs_a_survey() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let target = ["--unit", A, "--year", "2010", "--kind", "security"];
+    let with = |command: &[&str], extra: &[&str]| {
+        let mut args: Vec<&str> = command.to_vec();
+        args.extend_from_slice(&target);
+        args.extend_from_slice(extra);
+        shequ(&data, &args)
+    };
+    let out = with(
+        &["survey", "open"],
+        &["--from", "2000-01-01", "--to", "2100-12-31"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = with(&["survey", "open"], &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("已经开启"));
+    let sheet = dir.path().join("sheet.html");
+    let out = with(
+        &["survey", "codes"],
+        &["--count", "3", "--sheet", sheet.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let codes: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 3);
+    let urls = decode_sheet(&std::fs::read_to_string(&sheet).unwrap());
+    let expected: Vec<String> = codes
+        .iter()
+        .map(|c| format!("https://vote.example.cn/v/{c}"))
+        .collect();
+    assert_eq!(urls, expected);
+    // A sheet file that exists is not overwritten, and no codes are issued for it.
+    let out = with(
+        &["survey", "codes"],
+        &["--count", "3", "--sheet", sheet.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let out = with(&["survey", "void"], &[codes[0].as_str()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("已作废 1 个"));
+    let out = with(&["survey", "close"], &[]);
+    assert!(out.status.success());
+    let out = shequ(&data, &["survey", "results", "--unit", A, "--year", "2010"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("治安满意度测评\t0\t0\t不适用\t95%\t不适用"),
+        "{text}"
+    );
+    let bad = shequ(
+        &data,
+        &[
+            "survey",
+            "open",
+            "--unit",
+            A,
+            "--year",
+            "2010",
+            "--kind",
+            "happiness",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("cadres"));
+}
