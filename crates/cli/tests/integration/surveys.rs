@@ -436,3 +436,48 @@ fn the_command_line_runs_a_survey() {
     );
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cadres"));
 }
+
+#[tokio::test]
+async fn a_survey_outside_its_dates_takes_no_ballots() {
+    let app = spawn_app().await;
+    create(&app, &Caller::operator(), "worker_a", "community_worker", A)
+        .await
+        .unwrap();
+    let worker = token(&app, "worker_a").await;
+    let base = format!("/api/v1/units/{A}/surveys/2010/services");
+    let (status, _) = post_json(
+        &app,
+        &worker,
+        &format!("{base}/open"),
+        json!({"from": "2100-01-01"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let codes = issue(&app, &worker, 1).await;
+    assert!(vote(&app, &codes[0], "0").await.contains("尚未开始"));
+    let (status, body) = post_json(
+        &app,
+        &worker,
+        &format!("{base}/dates"),
+        json!({"from": "2000-01-01", "to": "2000-12-31"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(vote(&app, &codes[0], "0").await.contains("测评已结束"));
+    let (status, body) = post_json(
+        &app,
+        &worker,
+        &format!("{base}/dates"),
+        json!({"from": "2000-01-01", "to": "1999-01-01"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = post_json(&app, &worker, &format!("{base}/dates"), json!({})).await;
+    assert_eq!(status, 200);
+    assert!(vote(&app, &codes[0], "0").await.contains("投票成功"));
+    let (status, _) = post_json(&app, &worker, &format!("{base}/close"), json!({})).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        post_json(&app, &worker, &format!("{base}/codes"), json!({"count": 1})).await;
+    assert_eq!(status, 400, "{body}");
+}

@@ -71,9 +71,9 @@ pub async fn results(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SurveyActionBody {
-    /// open: first day (YYYY-MM-DD), optional
+    /// open, dates: first day (YYYY-MM-DD), optional
     from: Option<String>,
-    /// open: last day, optional
+    /// open, dates: last day, optional
     to: Option<String>,
     /// codes: how many to issue (1-5000)
     count: Option<usize>,
@@ -98,8 +98,8 @@ fn date(text: &Option<String>) -> Result<Option<shequ_app::Date>, AppError> {
     }
 }
 
-/// One step of a survey: `open`, `codes`, `void`, `close` or `confirm` (a paper tally, by
-/// someone other than who entered it).
+/// One step of a survey: `open`, `dates` (change the dates of an open survey), `codes`, `void`,
+/// `close` or `confirm` (a paper tally, by someone other than who entered it).
 #[utoipa::path(post, path = "/api/v1/units/{code}/surveys/{year}/{kind}/{action}",
     params(("code" = String, Path), ("year" = i16, Path), ("kind" = String, Path), ("action" = String, Path)),
     request_body = SurveyActionBody,
@@ -123,6 +123,13 @@ pub async fn action(
             app.open_survey(caller, &code, year, kind, from, to)
                 .await
                 .map(|_| format!("已开启{}", kind.label_zh()))
+        }
+        "dates" => {
+            let (from, to) = (date(&body.from), date(&body.to));
+            let (from, to) = (from.map_err(WebError::Api)?, to.map_err(WebError::Api)?);
+            app.set_survey_dates(caller, &code, year, kind, from, to)
+                .await
+                .map(|()| "已修改测评日期".to_string())
         }
         "codes" => {
             let count = body.count.unwrap_or(0);
