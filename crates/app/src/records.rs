@@ -131,7 +131,7 @@ fn closed_problem(unit: &Unit, data: &RecordData) -> Option<String> {
     after.then(|| format!("{}已于 {closed} 撤销，不能记录之后的台账", unit.name))
 }
 
-fn unit_path(unit: &Unit) -> Vec<DivisionCode> {
+pub(crate) fn unit_path(unit: &Unit) -> Vec<DivisionCode> {
     unit.ancestors
         .codes()
         .cloned()
@@ -171,7 +171,46 @@ fn describe(data: &RecordData) -> String {
     format!("{}：{}", data.kind.label_zh(), parts.join("，"))
 }
 
+/// Records of a community, or of everything under a higher unit.
+pub(crate) fn scope_filter(unit: &DivisionCode) -> RecordFilter {
+    if unit.level() == shequ_domain::Level::Committee {
+        RecordFilter {
+            unit: Some(unit.clone()),
+            ..Default::default()
+        }
+    } else {
+        RecordFilter {
+            within: Some(unit.clone()),
+            ..Default::default()
+        }
+    }
+}
+
 impl App {
+    /// Every record a filter matches, fetched a page at a time (for counts the pages need).
+    pub(crate) async fn all_records(
+        &self,
+        filter: &RecordFilter,
+    ) -> Result<Vec<StoredRecord>, AppError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<RecordCursor> = None;
+        loop {
+            let page = self
+                .store
+                .list_records(filter, cursor.as_ref(), EXPORT_BATCH)
+                .await?;
+            let full = page.len() as i64 == EXPORT_BATCH;
+            cursor = page.last().map(|last| RecordCursor {
+                sort_key: last.data.sort_key(),
+                id: last.id,
+            });
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The unit a record names, checked to be an open community.
     async fn community(&self, code: &DivisionCode) -> Result<Unit, AppError> {
         let unit = self
@@ -580,34 +619,24 @@ impl App {
             .await?;
         let mut services_by_month = [(0, 0); 12];
         let mut activities: BTreeMap<String, i64> = BTreeMap::new();
-        for kind in [RecordKind::Services, RecordKind::Activities] {
-            let filter = RecordFilter {
-                kind: Some(kind),
-                ..base.clone()
-            };
-            let mut cursor = None;
-            loop {
-                let page = self
-                    .store
-                    .list_records(&filter, cursor.as_ref(), EXPORT_BATCH)
-                    .await?;
-                for r in &page {
-                    if kind == RecordKind::Services {
-                        if let Some(m) = r.data.month() {
-                            let slot = &mut services_by_month[(m as usize).saturating_sub(1) % 12];
-                            slot.0 += 1;
-                            slot.1 += r.data.quantity().unwrap_or(0);
-                        }
-                    } else if let Some(t) = r.data.category() {
-                        *activities.entry(t.to_string()).or_default() += 1;
-                    }
-                }
-                match page.last() {
-                    Some(last) if page.len() as i64 == EXPORT_BATCH => {
-                        cursor = Some(parse_cursor(&cursor_of(last))?);
-                    }
-                    _ => break,
-                }
+        let services = RecordFilter {
+            kind: Some(RecordKind::Services),
+            ..base.clone()
+        };
+        for r in self.all_records(&services).await? {
+            if let Some(m) = r.data.month() {
+                let slot = &mut services_by_month[(m as usize).saturating_sub(1) % 12];
+                slot.0 += 1;
+                slot.1 += r.data.quantity().unwrap_or(0);
+            }
+        }
+        let activity_filter = RecordFilter {
+            kind: Some(RecordKind::Activities),
+            ..base.clone()
+        };
+        for r in self.all_records(&activity_filter).await? {
+            if let Some(t) = r.data.category() {
+                *activities.entry(t.to_string()).or_default() += 1;
             }
         }
         let may_write = may_write_records(&caller.actor, &unit_path(&unit));

@@ -17,6 +17,7 @@ use shequ_store::{
     StoredSurvey,
 };
 
+use crate::records::{scope_filter, unit_path};
 use crate::{App, AppError, Caller, today};
 
 /// Most codes issued at once (a large community's households, with room to spare).
@@ -105,14 +106,6 @@ fn state_of(survey: &StoredSurvey, today: jiff::civil::Date) -> SurveyState {
     }
 }
 
-fn unit_path(unit: &Unit) -> Vec<DivisionCode> {
-    unit.ancestors
-        .codes()
-        .cloned()
-        .chain([unit.code.clone()])
-        .collect()
-}
-
 /// The counts a paper tally record adds, read with the survey's scale: each of the three
 /// columns counts as satisfied when the scale says its label does.
 fn paper_tally(data: &shequ_domain::records::RecordData, spec: &SurveySpec) -> Tally {
@@ -132,6 +125,24 @@ impl App {
     /// Whether the caller may run the unit's surveys (for showing the forms).
     pub fn may_run_surveys(&self, caller: &Caller, unit: &Unit) -> bool {
         may_run_surveys(&caller.actor, &unit_path(unit))
+    }
+
+    /// A unit the caller may read.
+    async fn readable_unit(&self, caller: &Caller, code_text: &str) -> Result<Unit, AppError> {
+        let code = DivisionCode::parse(code_text)
+            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
+        let unit = self
+            .store
+            .unit(&code)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("单位 {code} 不存在")))?;
+        if !may_read(&caller.actor, &unit_path(&unit)) {
+            return Err(AppError::Forbidden(format!(
+                "{}不在您的管辖范围内",
+                unit.name
+            )));
+        }
+        Ok(unit)
     }
 
     /// The community, if the caller may run its surveys.
@@ -354,19 +365,8 @@ impl App {
         code_text: &str,
         year: i16,
     ) -> Result<(Unit, Vec<(SurveyKind, Option<SurveyView>)>), AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
-        let unit = self
-            .store
-            .unit(&code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("单位 {code} 不存在")))?;
-        if !may_read(&caller.actor, &unit_path(&unit)) {
-            return Err(AppError::Forbidden(format!(
-                "{}不在您的管辖范围内",
-                unit.name
-            )));
-        }
+        let unit = self.readable_unit(caller, code_text).await?;
+        let code = unit.code.clone();
         let tallies = self.paper_tallies(&code, year).await?;
         let mut out = Vec::new();
         for kind in SurveyKind::ALL {
@@ -398,39 +398,20 @@ impl App {
         unit: &DivisionCode,
         year: i16,
     ) -> Result<Vec<(SurveyKind, shequ_domain::records::RecordData, bool)>, AppError> {
-        let mut filter = RecordFilter {
+        let filter = RecordFilter {
             kind: Some(RecordKind::Tallies),
             year: Some(year),
-            ..Default::default()
+            ..scope_filter(unit)
         };
-        if unit.level() == shequ_domain::Level::Committee {
-            filter.unit = Some(unit.clone());
-        } else {
-            filter.within = Some(unit.clone());
-        }
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .list_records(&filter, cursor.as_ref(), 1000)
-                .await?;
-            for r in &page {
-                if let Some(kind) = r.data.text("survey").and_then(SurveyKind::parse) {
-                    out.push((kind, r.data.clone(), r.confirmed));
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == 1000 => {
-                    cursor = Some(shequ_store::RecordCursor {
-                        sort_key: last.data.sort_key(),
-                        id: last.id,
-                    });
-                }
-                _ => break,
-            }
-        }
-        Ok(out)
+        Ok(self
+            .all_records(&filter)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let kind = r.data.text("survey").and_then(SurveyKind::parse)?;
+                Some((kind, r.data, r.confirmed))
+            })
+            .collect())
     }
 
     /// Results of the year's four surveys for a community or everything under a unit: counts
@@ -441,19 +422,8 @@ impl App {
         code_text: &str,
         year: i16,
     ) -> Result<Vec<SurveyResult>, AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
-        let unit = self
-            .store
-            .unit(&code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("单位 {code} 不存在")))?;
-        if !may_read(&caller.actor, &unit_path(&unit)) {
-            return Err(AppError::Forbidden(format!(
-                "{}不在您的管辖范围内",
-                unit.name
-            )));
-        }
+        let unit = self.readable_unit(caller, code_text).await?;
+        let code = unit.code.clone();
         let standard = self.current_standard().await?;
         let online: BTreeMap<SurveyKind, Tally> = self
             .store
@@ -487,37 +457,17 @@ impl App {
     }
 
     async fn households(&self, unit: &DivisionCode, year: i16) -> Result<i64, AppError> {
-        let mut filter = RecordFilter {
+        let filter = RecordFilter {
             kind: Some(RecordKind::Profile),
             year: Some(year),
-            ..Default::default()
+            ..scope_filter(unit)
         };
-        if unit.level() == shequ_domain::Level::Committee {
-            filter.unit = Some(unit.clone());
-        } else {
-            filter.within = Some(unit.clone());
-        }
-        let mut total = 0;
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .list_records(&filter, cursor.as_ref(), 1000)
-                .await?;
-            total += page
-                .iter()
-                .filter_map(|r| r.data.int("households"))
-                .sum::<i64>();
-            match page.last() {
-                Some(last) if page.len() == 1000 => {
-                    cursor = Some(shequ_store::RecordCursor {
-                        sort_key: last.data.sort_key(),
-                        id: last.id,
-                    });
-                }
-                _ => break,
-            }
-        }
+        let total = self
+            .all_records(&filter)
+            .await?
+            .iter()
+            .filter_map(|r| r.data.int("households"))
+            .sum();
         Ok(total)
     }
 
