@@ -73,11 +73,8 @@ pub struct SurveyResult {
 impl SurveyResult {
     /// Ballots per 100 households, in hundredths of a percent (None without households).
     pub fn participation_hundredths(&self) -> Option<i64> {
-        (self.households > 0).then(|| {
-            let scaled = i128::from(self.tally.ballots) * 10_000;
-            let h = i128::from(self.households);
-            ((scaled * 2 + h) / (h * 2)) as i64
-        })
+        (self.households > 0)
+            .then(|| (i128::from(self.tally.ballots) * 10_000 / i128::from(self.households)) as i64)
     }
 }
 
@@ -427,7 +424,7 @@ impl App {
         let standard = self.current_standard().await?;
         let online: BTreeMap<SurveyKind, Tally> = self
             .store
-            .online_totals(&code, year)
+            .online_totals(&code, year, today())
             .await?
             .into_iter()
             .collect();
@@ -664,7 +661,7 @@ mod tests {
             met: Some(true),
             households: 3,
         };
-        assert_eq!(r.participation_hundredths(), Some(6667));
+        assert_eq!(r.participation_hundredths(), Some(6666));
         let none = SurveyResult { households: 0, ..r };
         assert_eq!(none.participation_hundredths(), None);
     }

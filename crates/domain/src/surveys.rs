@@ -183,13 +183,11 @@ impl Tally {
         })
     }
 
-    /// The rate in percent, rounded half up to two decimals, for display only.
+    /// The rate in percent to two decimals, for display only. Rounded down, so that a rate
+    /// short of a threshold never displays as reaching it (79.999% shows 79.99%).
     pub fn rate_hundredths(&self) -> Option<i64> {
-        (self.answers > 0).then(|| {
-            let scaled = i128::from(self.satisfied) * 10_000;
-            let answers = i128::from(self.answers);
-            ((scaled * 2 + answers) / (answers * 2)) as i64
-        })
+        (self.answers > 0)
+            .then(|| (i128::from(self.satisfied) * 10_000 / i128::from(self.answers)) as i64)
     }
 }
 
@@ -261,7 +259,16 @@ mod tests {
             answers: 3,
             satisfied: 2,
         };
-        assert_eq!(third.rate_hundredths(), Some(6667));
+        assert_eq!(third.rate_hundredths(), Some(6666));
+        let almost = Tally {
+            ballots: 100_000,
+            answers: 100_000,
+            satisfied: 79_999,
+        };
+        assert_eq!(
+            (almost.rate_hundredths(), almost.meets(80)),
+            (Some(7999), Some(false))
+        );
     }
 
     #[test]

@@ -73,11 +73,14 @@ pub trait SurveyStore: Send + Sync {
         year: i16,
         kind: SurveyKind,
     ) -> Result<Option<StoredSurvey>, StoreError>;
-    /// Online counts by kind over every survey of the year in the unit's subtree.
+    /// Online counts by kind over the year's surveys in the unit's subtree that have ended by
+    /// `today` (closed by hand, or past their last day). Counts of a running survey stay hidden:
+    /// watching them move after handing out one code would tell how that household voted.
     async fn online_totals(
         &self,
         unit: &DivisionCode,
         year: i16,
+        today: jiff::civil::Date,
     ) -> Result<Vec<(SurveyKind, Tally)>, StoreError>;
     async fn set_survey_dates(
         &self,
@@ -228,15 +231,18 @@ impl SurveyStore for SqlStore {
         &self,
         unit: &DivisionCode,
         year: i16,
+        today: jiff::civil::Date,
     ) -> Result<Vec<(SurveyKind, Tally)>, StoreError> {
         let column = crate::records::subtree_column(unit);
         let rows = query(format!(
             "SELECT kind, CAST(SUM(online_ballots) AS BIGINT) AS b, \
              CAST(SUM(online_answers) AS BIGINT) AS a, CAST(SUM(online_satisfied) AS BIGINT) AS s \
-             FROM surveys WHERE year = $1 AND {column} = $2 GROUP BY kind"
+             FROM surveys WHERE year = $1 AND {column} = $2 \
+             AND (closed_at IS NOT NULL OR closes_on < $3) GROUP BY kind"
         ))
         .bind(i64::from(year))
         .bind(unit.as_str().to_string())
+        .bind(today.to_string())
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -737,8 +737,22 @@ async fn a_code_counts_once_under_concurrency(store: SqlStore) {
             .unwrap(),
         CastOutcome::Unknown
     );
-    // Totals roll up by subtree.
-    let totals = store.online_totals(&code("2301"), 2010).await.unwrap();
+    // Totals roll up by subtree, once the survey has ended.
+    assert!(
+        store
+            .online_totals(&code("2301"), 2010, today)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .close_survey(survey, "2010-06-02T00:00:00Z", &audit("survey.close", None))
+        .await
+        .unwrap();
+    let totals = store
+        .online_totals(&code("2301"), 2010, today)
+        .await
+        .unwrap();
     assert_eq!(
         totals,
         vec![(
@@ -748,7 +762,7 @@ async fn a_code_counts_once_under_concurrency(store: SqlStore) {
     );
     assert!(
         store
-            .online_totals(&code("230103"), 2010)
+            .online_totals(&code("230103"), 2010, today)
             .await
             .unwrap()
             .is_empty()

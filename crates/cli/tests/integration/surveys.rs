@@ -97,25 +97,6 @@ async fn one_code_counts_once(app: TestApp) {
         }
     }
     assert_eq!(accepted, 1);
-    let (_, results) = app
-        .client
-        .get(app.url(&format!("/api/v1/units/{A}/surveys/2010")))
-        .bearer_auth(&worker)
-        .send()
-        .await
-        .map(|r| (r.status(), r))
-        .unwrap();
-    let results: Value = results.json().await.unwrap();
-    let services = results["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "services")
-        .unwrap()
-        .clone();
-    assert_eq!(services["ballots"], 1);
-    assert_eq!(services["threshold"], 80);
-
     // A refreshed page shows the code as used and no form.
     let page = app.get_page(&format!("/v/{}", codes[0])).await.1;
     assert!(page.contains("已经投过票"));
@@ -132,6 +113,44 @@ async fn one_code_counts_once(app: TestApp) {
     assert!(vote(&app, &codes[1], "0").await.contains("已作废"));
     let (status, _) = app.get_page("/v/ABCDEFGHJKMNPQ").await;
     assert_eq!(status, 404);
+    // While the survey runs its counts stay hidden (watching them move would reveal a vote);
+    // once closed, the one ballot counts.
+    let services = |app: &TestApp| {
+        let worker = worker.clone();
+        let url = app.url(&format!("/api/v1/units/{A}/surveys/2010"));
+        let client = app.client.clone();
+        async move {
+            let results: Value = client
+                .get(url)
+                .bearer_auth(worker)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            results["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["kind"] == "services")
+                .unwrap()
+                .clone()
+        }
+    };
+    assert_eq!(services(&app).await["ballots"], 0);
+    let (status, _) = post_json(
+        &app,
+        &worker,
+        &format!("/api/v1/units/{A}/surveys/2010/services/close"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let closed = services(&app).await;
+    assert_eq!(closed["ballots"], 1);
+    assert_eq!(closed["threshold"], 80);
+    assert!(vote(&app, &codes[2], "0").await.contains("测评已结束"));
 }
 
 #[tokio::test]
