@@ -20,6 +20,9 @@ pub enum AppError {
     InvalidFile(Vec<FileProblem>),
     #[error("{0}")]
     TooManyAttempts(String),
+    /// What the caller saw has changed since; nothing was done.
+    #[error("{0}")]
+    Conflict(String),
     #[error("服务器内部错误：{0}")]
     Internal(String),
     #[error("系统正在初始化，请稍后再试")]
@@ -54,6 +57,7 @@ impl AppError {
                 | AppError::Forbidden(_)
                 | AppError::Unauthenticated(_)
                 | AppError::TooManyAttempts(_)
+                | AppError::Conflict(_)
                 | AppError::InvalidFile(_)
                 | AppError::Standard(_)
                 | AppError::Store(StoreError::StandardConflict(_) | StoreError::Conflict)

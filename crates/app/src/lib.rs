@@ -37,7 +37,9 @@ pub use shequ_store::{
     AuditEntry, AuditRecord, Backend, CastOutcome, CodeCounts, GroupSummary, NameChange,
     SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
 };
-pub use surveys::{BallotView, MAX_CODES, SurveyResult, SurveyState, SurveyView};
+pub use surveys::{
+    BallotView, MAX_CODES, PaperCounts, PaperTally, SurveyResult, SurveyState, SurveyView,
+};
 pub use tree::{
     DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,
     UnitView,

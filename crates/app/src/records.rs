@@ -300,6 +300,9 @@ impl App {
         if let Some(problem) = closed_problem(&unit, data) {
             return Err(AppError::BadRequest(problem));
         }
+        if let Some(problem) = self.frozen_tally_problem(data).await? {
+            return Err(AppError::BadRequest(problem));
+        }
         if let Some(item) = data.int("item") {
             let standard = self.current_standard().await?;
             if standard.item(item as u32).is_none() {
@@ -424,6 +427,9 @@ impl App {
         {
             self.check_group_unused(&existing).await?;
         }
+        if let Some(problem) = self.frozen_tally_problem(&existing.data).await? {
+            return Err(AppError::BadRequest(problem));
+        }
         let unit = self.check_record(caller, &data).await?;
         let audit = caller.audit(
             "records.update",
@@ -456,6 +462,15 @@ impl App {
         let unit = self.writable_community(caller, &existing.unit).await?;
         if existing.data.kind == RecordKind::Groups {
             self.check_group_unused(&existing).await?;
+        }
+        if let Some(problem) = self.frozen_tally_problem(&existing.data).await? {
+            return Err(AppError::BadRequest(problem));
+        }
+        // Deleting would drop counted ballots without a second person; an edit needs one.
+        if existing.data.kind == RecordKind::Tallies && existing.confirmed {
+            return Err(AppError::BadRequest(
+                "已确认的纸质计票不能删除；如需更正，请修改计票后由另一人重新确认".into(),
+            ));
         }
         let audit = caller.audit(
             "records.delete",
@@ -1026,6 +1041,9 @@ impl App {
                 Some(unit) => {
                     if let Some(problem) = closed_problem(unit, &row.data) {
                         errors.push(error(row, kind.date_key().unwrap_or("year"), problem));
+                    }
+                    if let Some(problem) = self.frozen_tally_problem(&row.data).await? {
+                        errors.push(error(row, "survey", problem));
                     }
                     if states.get(&(code.clone(), year)).is_some_and(|s| s.locked) {
                         errors.push(error(

@@ -33,19 +33,64 @@ pub struct SurveyView {
     pub codes: CodeCounts,
     pub state: SurveyState,
     /// The paper tally, when one was entered: its counts and whether it is confirmed.
-    pub paper: Option<(Tally, bool)>,
+    pub paper: Option<PaperTally>,
+}
+
+/// The three counts of a paper tally, as entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+pub struct PaperCounts {
+    pub very: i64,
+    pub fairly: i64,
+    pub not: i64,
+}
+
+impl PaperCounts {
+    fn of(data: &shequ_domain::records::RecordData) -> PaperCounts {
+        PaperCounts {
+            very: data.int("very").unwrap_or(0),
+            fairly: data.int("fairly").unwrap_or(0),
+            not: data.int("not").unwrap_or(0),
+        }
+    }
+}
+
+impl std::fmt::Display for PaperCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "满意 {}、基本满意 {}、不满意 {}",
+            self.very, self.fairly, self.not
+        )
+    }
+}
+
+/// A paper tally as the survey page shows it to the person who may confirm it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperTally {
+    pub counts: PaperCounts,
+    pub tally: Tally,
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SurveyState {
     NotYetOpen,
     Open,
-    /// Its last day passed, or it was closed by hand.
+    /// Its last day passed: no more votes, but a paper tally may still be entered and confirmed
+    /// until it is closed.
+    Ended,
+    /// Closed by hand: its results are final.
     Closed,
 }
 
 impl SurveyState {
+    /// No more votes and no more codes.
     pub fn is_closed(self) -> bool {
+        matches!(self, SurveyState::Ended | SurveyState::Closed)
+    }
+
+    /// Nothing about it changes any more, paper tallies included.
+    pub fn is_final(self) -> bool {
         self == SurveyState::Closed
     }
 
@@ -53,6 +98,7 @@ impl SurveyState {
         match self {
             SurveyState::NotYetOpen => "未到开始日期",
             SurveyState::Open => "进行中",
+            SurveyState::Ended => "投票已截止（纸质计票确认后请结束测评）",
             SurveyState::Closed => "已结束",
         }
     }
@@ -94,8 +140,10 @@ fn hash_code(code: &str) -> String {
 }
 
 fn state_of(survey: &StoredSurvey, today: jiff::civil::Date) -> SurveyState {
-    if survey.closed_at.is_some() || survey.closes_on.is_some_and(|d| today > d) {
+    if survey.closed_at.is_some() {
         SurveyState::Closed
+    } else if survey.closes_on.is_some_and(|d| today > d) {
+        SurveyState::Ended
     } else if survey.opens_on.is_some_and(|d| today < d) {
         SurveyState::NotYetOpen
     } else {
@@ -196,6 +244,13 @@ impl App {
     ) -> Result<i64, AppError> {
         let unit = self.survey_community(caller, code_text).await?;
         check_dates(year, opens_on, closes_on)?;
+        if let Some(to) = closes_on
+            && to < today()
+        {
+            return Err(AppError::BadRequest(format!(
+                "结束日期 {to} 已经过去，测评开启后将无法投票"
+            )));
+        }
         let standard = self.current_standard().await?;
         let spec = standard.survey(kind);
         let audit = caller.audit(
@@ -271,6 +326,17 @@ impl App {
     ) -> Result<(), AppError> {
         let unit = self.survey_community(caller, code_text).await?;
         let survey = self.existing_survey(&unit, year, kind).await?;
+        let pending = self
+            .paper_tallies(&unit.code, year)
+            .await?
+            .into_iter()
+            .any(|(k, _, confirmed)| k == kind && !confirmed);
+        if pending {
+            return Err(AppError::BadRequest(format!(
+                "{}的纸质计票尚待第二人确认；确认（或删除）后再结束测评",
+                kind.label_zh()
+            )));
+        }
         let audit = caller.audit(
             "survey.close",
             Some(&unit.code),
@@ -302,7 +368,7 @@ impl App {
         }
         let unit = self.survey_community(caller, code_text).await?;
         let survey = self.existing_survey(&unit, year, kind).await?;
-        if state_of(&survey, today()) == SurveyState::Closed {
+        if state_of(&survey, today()).is_closed() {
             return Err(AppError::BadRequest("测评已结束，不能再发放测评码".into()));
         }
         let mut codes = Vec::with_capacity(count);
@@ -367,23 +433,27 @@ impl App {
         let tallies = self.paper_tallies(&code, year).await?;
         let mut out = Vec::new();
         for kind in SurveyKind::ALL {
-            let view = match self.store.survey(&code, year, kind).await? {
-                Some(survey) => {
-                    let codes = self.store.code_counts(survey.id).await?;
-                    let state = state_of(&survey, today());
-                    let paper = tallies
-                        .iter()
-                        .find(|(k, _, _)| *k == kind)
-                        .map(|(_, data, confirmed)| (paper_tally(data, &survey.spec), *confirmed));
-                    Some(SurveyView {
-                        survey,
-                        codes,
-                        state,
-                        paper,
-                    })
-                }
-                None => None,
-            };
+            let view =
+                match self.store.survey(&code, year, kind).await? {
+                    Some(survey) => {
+                        let codes = self.store.code_counts(survey.id).await?;
+                        let state = state_of(&survey, today());
+                        let paper = tallies.iter().find(|(k, _, _)| *k == kind).map(
+                            |(_, data, confirmed)| PaperTally {
+                                counts: PaperCounts::of(data),
+                                tally: paper_tally(data, &survey.spec),
+                                confirmed: *confirmed,
+                            },
+                        );
+                        Some(SurveyView {
+                            survey,
+                            codes,
+                            state,
+                            paper,
+                        })
+                    }
+                    None => None,
+                };
             out.push((kind, view));
         }
         Ok((unit, out))
@@ -468,13 +538,45 @@ impl App {
         Ok(total)
     }
 
+    /// Why a paper tally record may not be written or deleted any more: its survey was closed
+    /// and its results are final.
+    pub(crate) async fn frozen_tally_problem(
+        &self,
+        data: &shequ_domain::records::RecordData,
+    ) -> Result<Option<String>, AppError> {
+        if data.kind != RecordKind::Tallies {
+            return Ok(None);
+        }
+        let (Some(unit), Some(year), Some(kind)) = (
+            data.unit(),
+            data.year(),
+            data.text("survey").and_then(SurveyKind::parse),
+        ) else {
+            return Ok(None);
+        };
+        let closed = self
+            .store
+            .survey(&unit, year, kind)
+            .await?
+            .is_some_and(|s| state_of(&s, today()).is_final());
+        Ok(closed.then(|| {
+            format!(
+                "{year} 年{}已经结束，结果为最终结果，纸质计票不能再改动",
+                kind.label_zh()
+            )
+        }))
+    }
+
     /// Confirms a community's paper tally as the second person: not the one who last entered it.
+    /// `expected` is what the confirmer was shown; if the tally changed since, nothing is
+    /// confirmed, so no one confirms counts they have not seen.
     pub async fn confirm_tally(
         &self,
         caller: &Caller,
         code_text: &str,
         year: i16,
         kind: SurveyKind,
+        expected: Option<PaperCounts>,
     ) -> Result<Tally, AppError> {
         let unit = self.survey_community(caller, code_text).await?;
         let filter = RecordFilter {
@@ -499,6 +601,17 @@ impl App {
         if record.confirmed {
             return Err(AppError::BadRequest("这份纸质计票已经确认".into()));
         }
+        if let Some(problem) = self.frozen_tally_problem(&record.data).await? {
+            return Err(AppError::BadRequest(problem));
+        }
+        let counts = PaperCounts::of(&record.data);
+        if let Some(expected) = expected
+            && expected != counts
+        {
+            return Err(AppError::Conflict(format!(
+                "纸质计票已被修改为：{counts}（您看到的是：{expected}），请核对后重新确认"
+            )));
+        }
         let me = caller.actor.audit_name();
         if record.updated_by == me {
             return Err(AppError::Forbidden(
@@ -512,7 +625,7 @@ impl App {
             Some(&unit.code),
             &format!("{year}/{kind}"),
             &format!(
-                "确认{}纸质计票：{} 票，满意 {} 票（录入人 {}）",
+                "确认{}纸质计票：{counts}，共 {} 票，满意 {} 票（录入人 {}）",
                 kind.label_zh(),
                 tally.ballots,
                 tally.satisfied,

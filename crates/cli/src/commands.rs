@@ -567,9 +567,9 @@ async fn survey(app: &App, command: SurveyCommand, public_url: Option<&str>) -> 
                 .await?;
             println!("已结束{}，结果为最终结果", target.kind.label_zh());
         }
-        SurveyCommand::Confirm { target } => {
+        SurveyCommand::Confirm { target, counts } => {
             let tally = app
-                .confirm_tally(&caller, &target.unit, target.year, target.kind)
+                .confirm_tally(&caller, &target.unit, target.year, target.kind, counts)
                 .await?;
             println!(
                 "已确认纸质计票：{} 票，其中满意 {} 票",

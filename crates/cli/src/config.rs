@@ -94,6 +94,10 @@ pub enum SurveyCommand {
     Confirm {
         #[command(flatten)]
         target: SurveyTarget,
+        /// The counts you checked on the paper, as 满意,基本满意,不满意 (for example 120,30,5);
+        /// nothing is confirmed if the entered tally differs
+        #[arg(long, value_parser = parse_paper_counts)]
+        counts: Option<shequ_app::PaperCounts>,
     },
     /// Print the year's results for a community or everything under a unit
     Results {
@@ -296,4 +300,20 @@ pub enum RecordsCommand {
         #[arg(long, value_parser = parse_year)]
         year: i16,
     },
+}
+
+fn parse_paper_counts(text: &str) -> Result<shequ_app::PaperCounts, String> {
+    let numbers: Vec<i64> = text
+        .split([',', '，'])
+        .map(|n| n.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("票数“{text}”应为三个整数，如 120,30,5"))?;
+    match numbers[..] {
+        [very, fairly, not] if very >= 0 && fairly >= 0 && not >= 0 => {
+            Ok(shequ_app::PaperCounts { very, fairly, not })
+        }
+        _ => Err(format!(
+            "票数“{text}”应为三个非负整数：满意,基本满意,不满意"
+        )),
+    }
 }

@@ -57,7 +57,8 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
             "internal",
             "服务器内部错误",
         ),
-        AppError::Store(
+        AppError::Conflict(_)
+        | AppError::Store(
             shequ_app::StoreError::StandardConflict(_) | shequ_app::StoreError::Conflict,
         ) => (StatusCode::CONFLICT, "conflict", "冲突"),
         AppError::Store(_) => (

@@ -321,6 +321,86 @@ async fn paper_tallies_count_after_a_second_person_confirms() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(results(street.clone()).await["ballots"], 0);
+    // A confirmer who saw the old counts confirms nothing: the tally changed under them.
+    let (status, body) = post_json(
+        &app,
+        &street,
+        &confirm,
+        json!({"expected": {"very": 90, "fairly": 4, "not": 6}}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("满意 96、基本满意 0、不满意 4"),
+        "{body}"
+    );
+    assert_eq!(results(street.clone()).await["ballots"], 0);
+    let (status, body) = post_json(
+        &app,
+        &street,
+        &confirm,
+        json!({"expected": {"very": 96, "fairly": 0, "not": 4}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(results(street.clone()).await["satisfied"], 96);
+    // Counted ballots are not deleted without a second person.
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/records/{id}")))
+        .bearer_auth(&worker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // Once the survey is closed its tally is final: no edit, no import.
+    let security = format!("/api/v1/units/{A}/surveys/2010/security");
+    assert_eq!(
+        post_json(&app, &worker, &format!("{security}/open"), json!({}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post_json(&app, &worker, &format!("{security}/close"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/records/{id}")))
+        .bearer_auth(&worker)
+        .json(&json!({"fields": {"unit": A, "year": 2010, "survey": "治安满意度测评", "very": 100, "fairly": 0, "not": 0}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("已经结束"),
+        "{body}"
+    );
+    let late = app
+        .app
+        .import_records(
+            &op,
+            &shequ_app::SourceFile {
+                name: "late.csv".into(),
+                bytes: format!(
+                    "区划代码,年度,测评类型,满意,基本满意,不满意\n{A},2010,治安满意度测评,1,0,0\n"
+                )
+                .into_bytes(),
+            },
+        )
+        .await;
+    let late = late.unwrap();
+    assert_eq!((late.new, late.changed, late.errors.len()), (0, 0, 1));
+    assert!(late.errors[0].reason.contains("已经结束"), "{late:?}");
+    assert_eq!(results(street.clone()).await["satisfied"], 96);
     // Imported tallies are entries too: the operator's import waits for a second person.
     let file = std::env::temp_dir().join(format!("tallies-{}.csv", std::process::id()));
     std::fs::write(
@@ -344,10 +424,27 @@ async fn paper_tallies_count_after_a_second_person_confirms() {
     assert_eq!(cadres[0].tally.ballots, 0);
     assert!(
         app.app
-            .confirm_tally(&op, A, 2010, shequ_app::domain::surveys::SurveyKind::Cadres)
+            .confirm_tally(
+                &op,
+                A,
+                2010,
+                shequ_app::domain::surveys::SurveyKind::Cadres,
+                None
+            )
             .await
             .is_err()
     );
+    // A survey with a tally waiting for its second person cannot be closed yet.
+    let cadres_survey = format!("/api/v1/units/{A}/surveys/2010/cadres");
+    assert_eq!(
+        post_json(&app, &worker, &format!("{cadres_survey}/open"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) =
+        post_json(&app, &worker, &format!("{cadres_survey}/close"), json!({})).await;
+    assert_eq!(status, 400, "{body}");
     let cadres_confirm = format!("/api/v1/units/{A}/surveys/2010/cadres/confirm");
     assert_eq!(
         post_json(&app, &worker, &cadres_confirm, json!({})).await.0,
@@ -464,6 +561,16 @@ async fn a_survey_outside_its_dates_takes_no_ballots() {
         .unwrap();
     let worker = token(&app, "worker_a").await;
     let base = format!("/api/v1/units/{A}/surveys/2010/services");
+    // A survey whose last day has passed would open only to take no votes.
+    let (status, body) = post_json(
+        &app,
+        &worker,
+        &format!("{base}/open"),
+        json!({"to": "2000-12-31"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("已经过去"));
     let (status, _) = post_json(
         &app,
         &worker,

@@ -171,6 +171,7 @@ pub fn routes() -> Router<AppState> {
         surveys::SurveyResultJson,
         surveys::SurveyResultList,
         surveys::SurveyActionBody,
+        surveys::ExpectedCounts,
         surveys::SurveyActionJson
     ))
 )]

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use shequ_app::AppError;
 use shequ_app::domain::surveys::SurveyKind;
+use shequ_app::{AppError, PaperCounts};
 use utoipa::ToSchema;
 
 use crate::auth::ApiSession;
@@ -79,6 +79,16 @@ pub struct SurveyActionBody {
     count: Option<usize>,
     /// void: the codes of a lost sheet
     codes: Option<Vec<String>>,
+    /// confirm: the counts being confirmed; if the tally differs, nothing is confirmed (409)
+    expected: Option<ExpectedCounts>,
+}
+
+/// A paper tally's counts per answer.
+#[derive(Deserialize, ToSchema)]
+pub struct ExpectedCounts {
+    very: i64,
+    fairly: i64,
+    not: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -149,7 +159,17 @@ pub async fn action(
             .await
             .map(|()| format!("已结束{}", kind.label_zh())),
         "confirm" => app
-            .confirm_tally(caller, &code, year, kind)
+            .confirm_tally(
+                caller,
+                &code,
+                year,
+                kind,
+                body.expected.map(|e| PaperCounts {
+                    very: e.very,
+                    fairly: e.fairly,
+                    not: e.not,
+                }),
+            )
             .await
             .map(|t| format!("已确认纸质计票：{} 票，满意 {} 票", t.ballots, t.satisfied)),
         _ => Err(AppError::NotFound("未知的操作".into())),

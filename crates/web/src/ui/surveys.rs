@@ -9,7 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use shequ_app::domain::surveys::SurveyKind;
 use shequ_app::domain::units::Unit;
-use shequ_app::{AppError, BallotView, CastOutcome, Session, SurveyResult, SurveyView};
+use shequ_app::{
+    AppError, BallotView, CastOutcome, PaperCounts, Session, SurveyResult, SurveyView,
+};
 
 use super::account::{PageSession, check_csrf};
 use super::page;
@@ -108,6 +110,12 @@ pub struct ActionForm {
     to: Option<String>,
     count: Option<String>,
     codes: Option<String>,
+    /// close: the box saying the closer knows results become final
+    sure: Option<String>,
+    /// confirm: the counts the confirmer was shown
+    very: Option<i64>,
+    fairly: Option<i64>,
+    not: Option<i64>,
 }
 
 fn optional_date(text: &Option<String>) -> Result<Option<shequ_app::Date>, AppError> {
@@ -138,6 +146,9 @@ pub async fn action(
                 .map(|_| format!("已开启{}", kind.label_zh())),
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
+        "close" if form.sure.as_deref() != Some("yes") => Err(AppError::BadRequest(
+            "请勾选确认：结束后结果为最终结果".into(),
+        )),
         "close" => app
             .close_survey(caller, &code, year, kind)
             .await
@@ -153,10 +164,21 @@ pub async fn action(
                 .await
                 .map(|n| format!("已作废 {n} 个未使用的测评码"))
         }
-        "confirm" => app
-            .confirm_tally(caller, &code, year, kind)
-            .await
-            .map(|t| format!("已确认纸质计票：{} 票，满意 {} 票", t.ballots, t.satisfied)),
+        "confirm" => match (form.very, form.fairly, form.not) {
+            (Some(very), Some(fairly), Some(not)) => app
+                .confirm_tally(
+                    caller,
+                    &code,
+                    year,
+                    kind,
+                    Some(PaperCounts { very, fairly, not }),
+                )
+                .await
+                .map(|t| format!("已确认纸质计票：{} 票，满意 {} 票", t.ballots, t.satisfied)),
+            _ => Err(AppError::BadRequest(
+                "请从测评页面确认纸质计票（缺少所确认的票数）".into(),
+            )),
+        },
         "codes" => {
             let count = form
                 .count
@@ -243,7 +265,9 @@ fn closed_message(b: &BallotView) -> Option<String> {
     match (b.code_state.as_str(), b.state) {
         ("used", _) => Some("这个测评码已经投过票，每个码只能使用一次。".into()),
         ("void", _) => Some("这个测评码已作废。".into()),
-        ("expired", _) | (_, shequ_app::SurveyState::Closed) => Some("测评已结束。".into()),
+        ("expired", _) | (_, shequ_app::SurveyState::Closed | shequ_app::SurveyState::Ended) => {
+            Some("测评已结束。".into())
+        }
         (_, shequ_app::SurveyState::NotYetOpen) => Some(format!(
             "测评尚未开始{}。",
             b.survey
