@@ -38,7 +38,8 @@ pub use shequ_store::{
     SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
 };
 pub use surveys::{
-    BallotView, MAX_CODES, PaperCounts, PaperTally, SurveyResult, SurveyState, SurveyView,
+    BallotView, KindSurveys, MAX_CODES, PaperCounts, PaperTally, SurveyResult, SurveyState,
+    SurveyView,
 };
 pub use tree::{
     DivisionSource, GroupImportSummary, ImportOptions, ImportSummary, SEARCH_LIMIT, SearchPage,
@@ -166,10 +167,6 @@ pub fn percent(hundredths: i64) -> String {
 }
 
 /// The printable sheet of ballot codes (HTML with QR codes of the voting addresses).
-pub fn ballot_sheet(title: &str, public_url: &str, codes: &[String]) -> Result<String, AppError> {
-    shequ_interchange::ballot_sheet::sheet_html(title, public_url, codes)
-        .map_err(AppError::Internal)
-}
 
 /// The five files of the national layout, in level order.
 pub fn national_files(

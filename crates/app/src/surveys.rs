@@ -32,8 +32,22 @@ pub struct SurveyView {
     pub survey: StoredSurvey,
     pub codes: CodeCounts,
     pub state: SurveyState,
-    /// The paper tally, when one was entered: its counts and whether it is confirmed.
+}
+
+/// One kind of a community's year: the online survey if opened, the paper tally if entered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindSurveys {
+    pub kind: SurveyKind,
+    pub survey: Option<SurveyView>,
     pub paper: Option<PaperTally>,
+}
+
+impl KindSurveys {
+    /// A paper tally waits for confirmation and its survey (if any) is not final.
+    pub fn may_confirm(&self) -> bool {
+        self.paper.is_some_and(|p| !p.confirmed)
+            && !self.survey.as_ref().is_some_and(|v| v.state.is_final())
+    }
 }
 
 /// The three counts of a paper tally, as entered.
@@ -391,6 +405,23 @@ impl App {
         Ok(codes)
     }
 
+    /// The A4 print sheet of freshly issued codes, titled with the community's full name so a
+    /// stack of sheets cannot be handed to the wrong community.
+    pub async fn ballot_sheet(
+        &self,
+        code_text: &str,
+        year: i16,
+        kind: SurveyKind,
+        codes: &[String],
+        public_url: &str,
+    ) -> Result<String, AppError> {
+        let view = self.unit(code_text).await?;
+        let names: Vec<&str> = view.path.iter().map(|u| u.name.as_str()).collect();
+        let title = format!("{} {year} 年{} 测评码", names.join(" "), kind.label_zh());
+        shequ_interchange::ballot_sheet::sheet_html(&title, public_url, codes)
+            .map_err(AppError::Internal)
+    }
+
     /// Voids codes of a lost sheet; returns how many unused codes were voided.
     pub async fn void_codes(
         &self,
@@ -427,34 +458,38 @@ impl App {
         caller: &Caller,
         code_text: &str,
         year: i16,
-    ) -> Result<(Unit, Vec<(SurveyKind, Option<SurveyView>)>), AppError> {
+    ) -> Result<(Unit, Vec<KindSurveys>), AppError> {
         let unit = self.readable_unit(caller, code_text).await?;
         let code = unit.code.clone();
         let tallies = self.paper_tallies(&code, year).await?;
+        let standard = self.current_standard().await?;
         let mut out = Vec::new();
         for kind in SurveyKind::ALL {
-            let view =
-                match self.store.survey(&code, year, kind).await? {
-                    Some(survey) => {
-                        let codes = self.store.code_counts(survey.id).await?;
-                        let state = state_of(&survey, today());
-                        let paper = tallies.iter().find(|(k, _, _)| *k == kind).map(
-                            |(_, data, confirmed)| PaperTally {
-                                counts: PaperCounts::of(data),
-                                tally: paper_tally(data, &survey.spec),
-                                confirmed: *confirmed,
-                            },
-                        );
-                        Some(SurveyView {
-                            survey,
-                            codes,
-                            state,
-                            paper,
-                        })
-                    }
-                    None => None,
-                };
-            out.push((kind, view));
+            let survey = self.store.survey(&code, year, kind).await?;
+            let spec = survey
+                .as_ref()
+                .map_or_else(|| standard.survey(kind), |s| s.spec.clone());
+            let paper = tallies
+                .iter()
+                .find(|(k, _, _)| *k == kind)
+                .map(|(_, data, confirmed)| PaperTally {
+                    counts: PaperCounts::of(data),
+                    tally: paper_tally(data, &spec),
+                    confirmed: *confirmed,
+                });
+            let survey = match survey {
+                Some(survey) => Some(SurveyView {
+                    codes: self.store.code_counts(survey.id).await?,
+                    state: state_of(&survey, today()),
+                    survey,
+                }),
+                None => None,
+            };
+            out.push(KindSurveys {
+                kind,
+                survey,
+                paper,
+            });
         }
         Ok((unit, out))
     }

@@ -539,13 +539,9 @@ async fn survey(app: &App, command: SurveyCommand, public_url: Option<&str>) -> 
                     );
                     LOCAL_URL
                 });
-                let title = format!(
-                    "{} {} 年{} 测评码",
-                    target.unit,
-                    target.year,
-                    target.kind.label_zh()
-                );
-                let html = shequ_app::ballot_sheet(&title, base, &codes)?;
+                let html = app
+                    .ballot_sheet(&target.unit, target.year, target.kind, &codes, base)
+                    .await?;
                 use std::io::Write;
                 file.write_all(html.as_bytes())
                     .with_context(|| format!("无法写入 {}", path.display()))?;

@@ -67,9 +67,10 @@ h1 {{ font-size: 14pt; margin: 0 0 4mm; }}
 .code {{ font-family: monospace; font-size: 12pt; letter-spacing: 1px; margin: 1mm 0; }}
 .hint {{ font-size: 8pt; color: #555; margin: 0; }}
 </style></head>
-<body><h1>{title}</h1><div class="sheet">{cards}</div></body></html>
+<body><h1>{title}</h1><p class="hint">每户一个测评码，发出后不能收回查看。居民可扫码，或在手机浏览器打开 {entry} 输入码下的字符投票；本页仅显示这一次，请立即打印。</p><div class="sheet">{cards}</div></body></html>
 "#,
         title = escape(title),
+        entry = escape(&format!("{}/v", public_url.trim_end_matches('/'))),
     ))
 }
 

@@ -234,6 +234,42 @@ async fn the_phone_page_the_print_sheet_and_guess_limits() {
     assert!(!page.contains("<script"));
     let css = app.get_page("/static/style.css").await.1;
     assert!(css.contains("body.vote main { max-width: 32rem"));
+    // The sheet names the community and where to type a code by hand.
+    assert!(sheet.contains("干部民主评议 测评码"), "{sheet}");
+    assert!(sheet.contains("http://127.0.0.1:8080/v "), "{sheet}");
+    let (status, entry) = app.get_page("/v").await;
+    assert_eq!(status, 200);
+    assert!(entry.contains(r#"<form method="post" action="/v">"#));
+    let code = urls[0].rsplit('/').next().unwrap();
+    let typed = shequ_app::domain::surveys::display_code(code).to_lowercase();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .post(app.url("/v"))
+        .form(&[("code", typed.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], format!("/v/{code}"));
+    // A tampered form counts nothing and leaves the code usable.
+    for form in [
+        vec![("q0", "0"), ("q0", "2")],
+        vec![("q0", "9")],
+        vec![("q0", "满意")],
+    ] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{form:?}");
+    }
+    assert!(vote(&app, code, "2").await.contains("投票成功"));
     // Guessing codes is limited per client address.
     let mut last = 0;
     for i in 0..25 {
@@ -606,4 +642,79 @@ async fn a_survey_outside_its_dates_takes_no_ballots() {
     let (status, body) =
         post_json(&app, &worker, &format!("{base}/codes"), json!({"count": 1})).await;
     assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn the_survey_page_confirms_the_counts_it_shows() {
+    let app = spawn_app().await;
+    let op = Caller::operator();
+    create(&app, &op, "worker_a", "community_worker", A)
+        .await
+        .unwrap();
+    create(&app, &op, "street", "officer", "230102001")
+        .await
+        .unwrap();
+    let worker = token(&app, "worker_a").await;
+    let tally = json!({"kind": "tallies", "fields": {
+        "unit": A, "year": 2010, "survey": "社区服务评议", "very": 70, "fairly": 20, "not": 10
+    }});
+    assert_eq!(
+        post_json(&app, &worker, "/api/v1/records", tally).await.0,
+        201
+    );
+    let client = browser();
+    let cookie = session_cookie_of(&login(&app, "street", crate::helpers::PASSWORD).await);
+    let page = client
+        .get(app.url(&format!("/units/{A}/surveys/2010")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("满意 70、基本满意 20、不满意 10"), "{page}");
+    assert!(page.contains(r#"<input type="hidden" name="fairly" value="20">"#));
+    let csrf = csrf_of(&page);
+    let confirm = |counts: [&'static str; 3]| {
+        let form = vec![
+            ("csrf_token", csrf.clone()),
+            ("very", counts[0].to_string()),
+            ("fairly", counts[1].to_string()),
+            ("not", counts[2].to_string()),
+        ];
+        client
+            .post(app.url(&format!("/units/{A}/surveys/2010/services/confirm")))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    let stale = confirm(["70", "20", "9"])
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(stale.contains("请核对后重新确认"), "{stale}");
+    assert_eq!(
+        app.app.survey_results(&op, A, 2010).await.unwrap()[2]
+            .tally
+            .ballots,
+        0
+    );
+    let done = confirm(["70", "20", "10"])
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        done.contains("已确认纸质计票：100 票，满意 90 票"),
+        "{done}"
+    );
+    let services = &app.app.survey_results(&op, A, 2010).await.unwrap()[2];
+    assert_eq!(
+        (services.kind, services.tally.satisfied),
+        (shequ_app::domain::surveys::SurveyKind::Services, 90)
+    );
 }

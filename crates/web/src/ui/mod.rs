@@ -77,6 +77,7 @@ pub fn routes() -> Router<AppState> {
             "/units/{code}/surveys/{year}/{kind}/{action}",
             post(surveys::action),
         )
+        .route("/v", get(surveys::code_entry).post(surveys::enter_code))
         .route("/v/{code}", get(surveys::vote_form).post(surveys::vote))
 }
 

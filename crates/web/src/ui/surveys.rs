@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shequ_app::domain::surveys::SurveyKind;
 use shequ_app::domain::units::Unit;
 use shequ_app::{
-    AppError, BallotView, CastOutcome, PaperCounts, Session, SurveyResult, SurveyView,
+    AppError, BallotView, CastOutcome, KindSurveys, PaperCounts, Session, SurveyResult,
 };
 
 use super::account::{PageSession, check_csrf};
@@ -57,7 +57,7 @@ struct SurveysPage {
     unit: Unit,
     year: i16,
     results: Vec<ResultRow>,
-    surveys: Vec<(SurveyKind, Option<SurveyView>)>,
+    surveys: Vec<KindSurveys>,
     may_run: bool,
     csrf_token: String,
     message: Option<String>,
@@ -189,7 +189,7 @@ pub async fn action(
                 .map_err(|_| AppError::BadRequest("请填写要发放的测评码数量".into()));
             match count {
                 Ok(count) => match app.issue_codes(caller, &code, year, kind, count).await {
-                    Ok(codes) => return sheet_response(&state, &code, year, kind, &codes),
+                    Ok(codes) => return sheet_response(&state, &code, year, kind, &codes).await,
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
@@ -207,18 +207,18 @@ pub async fn action(
 }
 
 /// The print sheet, shown once: the codes are stored only as hashes.
-fn sheet_response(
+async fn sheet_response(
     state: &AppState,
     code: &str,
     year: i16,
     kind: SurveyKind,
     codes: &[String],
 ) -> Result<Response, WebError> {
-    let title = format!(
-        "{code} {year} 年{} 测评码（仅显示这一次，请立即打印）",
-        kind.label_zh()
-    );
-    let html = shequ_app::ballot_sheet(&title, &state.public_url, codes).map_err(WebError::Page)?;
+    let html = state
+        .app
+        .ballot_sheet(code, year, kind, codes, &state.public_url)
+        .await
+        .map_err(WebError::Page)?;
     let mut response = Html(html).into_response();
     // The sheet carries its own print styles and no script.
     response.headers_mut().insert(
@@ -278,6 +278,29 @@ fn closed_message(b: &BallotView) -> Option<String> {
     }
 }
 
+/// Where a resident without a camera types the code printed under the QR code.
+pub async fn code_entry() -> Result<Response, WebError> {
+    vote_page(None, None, false)
+}
+
+#[derive(Deserialize)]
+pub struct CodeEntryForm {
+    code: String,
+}
+
+/// A typed code leads to its voting page; wrong codes count against the client as in the URL.
+pub async fn enter_code(
+    State(state): State<AppState>,
+    ClientAddress(client, _): ClientAddress,
+    Form(form): Form<CodeEntryForm>,
+) -> Result<Response, WebError> {
+    match state.app.ballot(&form.code, &client).await {
+        Ok(b) => Ok(axum::response::Redirect::to(&format!("/v/{}", b.code)).into_response()),
+        Err(e @ (AppError::NotFound(_) | AppError::TooManyAttempts(_))) => public_error(e),
+        Err(e) => Err(WebError::Page(e)),
+    }
+}
+
 /// The public voting page: no sign-in; the code is the ticket.
 pub async fn vote_form(
     State(state): State<AppState>,
@@ -292,6 +315,13 @@ pub async fn vote_form(
         Err(e @ (AppError::NotFound(_) | AppError::TooManyAttempts(_))) => public_error(e),
         Err(e) => Err(WebError::Page(e)),
     }
+}
+
+/// The ballot page again with what was wrong; nothing was counted and the code stays unused.
+fn invalid_ballot(ballot: BallotView, message: String) -> Result<Response, WebError> {
+    let mut response = vote_page(Some(ballot), Some(message), false)?;
+    *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    Ok(response)
 }
 
 fn public_error(e: AppError) -> Result<Response, WebError> {
@@ -316,13 +346,20 @@ pub async fn vote(
         Err(e) => return Err(WebError::Page(e)),
     };
     let questions = ballot.survey.spec.questions.len();
-    let answers: Vec<Option<usize>> = (0..questions)
-        .map(|i| {
-            form.iter()
-                .find(|(k, _)| *k == format!("q{i}"))
-                .and_then(|(_, v)| v.trim().parse().ok())
-        })
-        .collect();
+    let mut answers: Vec<Option<usize>> = Vec::with_capacity(questions);
+    for i in 0..questions {
+        let key = format!("q{i}");
+        let given: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.trim())
+            .collect();
+        // Two answers to one question is a tampered form, not a choice to guess between.
+        if given.len() > 1 {
+            return invalid_ballot(ballot, format!("第 {} 题只能选择一项", i + 1));
+        }
+        answers.push(given.first().and_then(|v| v.parse().ok()));
+    }
     let outcome = state.app.cast_ballot(&code, &answers, &client).await;
     let (message, ok) = match outcome {
         Ok(CastOutcome::Cast) => ("投票成功，谢谢您的参与！".to_string(), true),
@@ -334,10 +371,7 @@ pub async fn vote(
         Ok(CastOutcome::Expired) => ("测评已结束。".into(), false),
         Ok(CastOutcome::NotYetOpen) => ("测评尚未开始。".into(), false),
         Ok(CastOutcome::Unknown) => ("测评码无效。".into(), false),
-        Err(AppError::BadRequest(m)) => {
-            let b = ballot;
-            return vote_page(Some(b), Some(m), false);
-        }
+        Err(AppError::BadRequest(m)) => return invalid_ballot(ballot, m),
         Err(e) => return Err(WebError::Page(e)),
     };
     let mut view = ballot;
