@@ -166,8 +166,6 @@ pub fn percent(hundredths: i64) -> String {
     format!("{}.{:02}%", hundredths / 100, hundredths % 100)
 }
 
-/// The printable sheet of ballot codes (HTML with QR codes of the voting addresses).
-
 /// The five files of the national layout, in level order.
 pub fn national_files(
     provinces: SourceFile,
