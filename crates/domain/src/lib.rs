@@ -6,7 +6,9 @@
 pub mod access;
 pub mod codes;
 pub mod dates;
+pub mod evaluation;
 pub mod numerals;
+pub mod ratio;
 pub mod records;
 pub mod standard;
 pub mod surveys;

@@ -213,6 +213,19 @@ const PROFILE: &[Field] = &[
         true,
     ),
     field("greening", "绿化覆盖率(%)", FieldType::Percent, true),
+    // A mixed estate's parts are held to their own thresholds (indicator 19).
+    field(
+        "new_greening",
+        "新建小区部分绿化覆盖率(%)",
+        FieldType::Percent,
+        false,
+    ),
+    field(
+        "old_greening",
+        "老旧小区部分绿化覆盖率(%)",
+        FieldType::Percent,
+        false,
+    ),
     field("one_stop", "一站式服务站", FieldType::YesNo, true),
     field("deliberation", "议事场所", FieldType::YesNo, true),
     field("indoor_venue", "室内文体活动场所", FieldType::YesNo, true),

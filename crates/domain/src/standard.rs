@@ -21,6 +21,13 @@ pub struct Standard {
     /// The residents' surveys, where a version changes the notice's defaults.
     #[serde(default)]
     pub surveys: Vec<crate::surveys::SurveySpec>,
+    /// Indicators whose rule this version sets (`[[rules]]`); the others keep the shipped
+    /// defaults of `data/standards/rules-default.toml`.
+    #[serde(default)]
+    pub rules: Vec<crate::evaluation::IndicatorRule>,
+    /// Who gets the award, where this version changes the default.
+    #[serde(default)]
+    pub award: Option<crate::evaluation::AwardRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +96,8 @@ pub enum StandardError {
     EmptyText { what: &'static str, number: u32 },
     #[error("民主测评定义有误：{0}")]
     Survey(String),
+    #[error("考评规则有误：{0}")]
+    Rules(String),
 }
 
 impl Standard {
@@ -143,6 +152,7 @@ impl Standard {
         check_numbering("服务类别", self.categories.iter().map(|c| c.number))?;
         check_numbering("服务项目", self.items().map(|(_, i)| i.number))?;
         check_numbering("考评指标", self.indicators().map(|(_, i)| i.number))?;
+        crate::evaluation::rules::validate_rules(self).map_err(StandardError::Rules)?;
         let texts = std::iter::once(("标准名称", 0, &self.title))
             .chain(
                 self.categories
@@ -210,6 +220,27 @@ impl Standard {
             .find(|s| s.kind == kind)
             .cloned()
             .unwrap_or_else(|| crate::surveys::SurveySpec::default_for(kind))
+    }
+}
+
+impl Standard {
+    /// The rule an indicator is evaluated by: this version's, or the shipped default.
+    pub fn rule(&self, indicator: u32) -> Option<&crate::evaluation::IndicatorRule> {
+        self.rules
+            .iter()
+            .find(|r| r.indicator == indicator)
+            .or_else(|| crate::evaluation::rules::default_rule(indicator))
+    }
+
+    pub fn award_rule(&self) -> crate::evaluation::AwardRule {
+        self.award
+            .clone()
+            .unwrap_or_else(crate::evaluation::rules::default_award)
+    }
+
+    /// The category a service item belongs to.
+    pub fn category_of(&self, item: u32) -> Option<u32> {
+        self.item(item).map(|(c, _)| c.number)
     }
 }
 
