@@ -20,6 +20,8 @@ pub enum StoreError {
     Locked { unit: String, year: i16 },
     #[error("记录不存在")]
     NotFound,
+    #[error("该社区这一年的考评已经省级终审，只有省级重新开启后才能修改")]
+    ReviewFinal,
     #[error("记录重复：{0}")]
     DuplicateRecord(String),
     /// Not marked as a source: the message already says it, and error chains would repeat it.

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod error;
+mod evaluation;
 mod migrations;
 mod records;
 mod sql;
@@ -23,6 +24,7 @@ use shequ_domain::tree::{ImportPlan, StoredUnit};
 use shequ_domain::units::{Unit, UnitRef};
 
 pub use error::StoreError;
+pub use evaluation::{AssessmentEntry, EvaluationStore, ReviewEvent, StoredAssessment};
 pub use migrations::{MIGRATIONS, Migration};
 pub use records::{
     NewFile, RecordChange, RecordCursor, RecordFilter, RecordIdentity, RecordStore, RecordWrite,
@@ -194,7 +196,7 @@ pub trait AccountStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + RecordStore + SurveyStore + Send + Sync {
+pub trait Store: AccountStore + RecordStore + SurveyStore + EvaluationStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; refuses a database newer than this program.

@@ -43,6 +43,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_record_order.sql"),
         postgres: include_str!("../migrations/postgres/0005_record_order.sql"),
     },
+    Migration {
+        version: 6,
+        name: "evaluation",
+        sqlite: include_str!("../migrations/sqlite/0006_evaluation.sql"),
+        postgres: include_str!("../migrations/postgres/0006_evaluation.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -11,6 +11,9 @@ use sqlx::any::AnyRow;
 
 use crate::AuditEntry;
 use crate::error::StoreError;
+use crate::evaluation::{
+    FactDelta, add_files_to_delta, add_to_delta, apply_fact_delta, file_types_in, record_in,
+};
 use crate::sql::{SqlStore, ancestors_of, audit_in, code_of, list_placeholders, query};
 
 /// A record as stored.
@@ -159,12 +162,12 @@ pub trait RecordStore: Send + Sync {
     async fn delete_record_file(&self, id: i64, audit: &AuditEntry) -> Result<(), StoreError>;
 }
 
-const RECORD_COLUMNS: &str = "id, kind, unit_code, year, fields, record_ref, standard_id, \
+pub(crate) const RECORD_COLUMNS: &str = "id, kind, unit_code, year, fields, record_ref, standard_id, \
      confirmed, created_at, created_by, updated_at, updated_by";
 const FILE_COLUMNS: &str =
     "id, record_id, file_name, content_type, size_bytes, sha256, uploaded_at, uploaded_by";
 
-fn record_from_row(row: &AnyRow) -> Result<StoredRecord, StoreError> {
+pub(crate) fn record_from_row(row: &AnyRow) -> Result<StoredRecord, StoreError> {
     let kind_text: String = row.try_get("kind")?;
     let kind = RecordKind::parse(&kind_text)
         .ok_or_else(|| StoreError::Corrupt(format!("record kind {kind_text}")))?;
@@ -300,19 +303,6 @@ async fn bump_year(tx: &mut Tx, unit: &DivisionCode, year: i16) -> Result<(), St
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-async fn unit_year_of(tx: &mut Tx, id: i64) -> Result<(DivisionCode, i16), StoreError> {
-    let row = sqlx::query("SELECT unit_code, year FROM records WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let year: i64 = row.try_get("year")?;
-    Ok((
-        code_of(&row, "unit_code")?,
-        i16::try_from(year).map_err(|_| StoreError::Corrupt(format!("year {year}")))?,
-    ))
 }
 
 /// Commits a write transaction when its work succeeded and rolls it back at once when it failed
@@ -497,21 +487,31 @@ impl RecordStore for SqlStore {
         let now = jiff::Timestamp::now().to_string();
         let mut tx = self.begin_write().await?;
         let result: Result<Vec<i64>, StoreError> = async {
-            // Every year a change touches, before and after it.
+            // Every year a change touches, before and after it, and what the aggregate counts
+            // lose and gain.
             let mut touched: BTreeSet<(DivisionCode, i16)> = BTreeSet::new();
+            let mut delta = FactDelta::new();
             for change in changes {
                 match change {
                     RecordChange::Insert(write) => {
                         let c = columns_of(&write.data)?;
+                        add_to_delta(&mut delta, &c.unit, c.year, &write.data, &[], 1);
                         touched.insert((c.unit, c.year));
                     }
                     RecordChange::Update { id, write } => {
-                        touched.insert(unit_year_of(&mut tx, *id).await?);
+                        let old = record_in(&mut tx, *id).await?;
+                        let files = file_types_in(&mut tx, *id).await?;
+                        add_to_delta(&mut delta, &old.unit, old.year, &old.data, &files, -1);
+                        touched.insert((old.unit, old.year));
                         let c = columns_of(&write.data)?;
+                        add_to_delta(&mut delta, &c.unit, c.year, &write.data, &files, 1);
                         touched.insert((c.unit, c.year));
                     }
                     RecordChange::Delete { id } => {
-                        touched.insert(unit_year_of(&mut tx, *id).await?);
+                        let old = record_in(&mut tx, *id).await?;
+                        let files = file_types_in(&mut tx, *id).await?;
+                        add_to_delta(&mut delta, &old.unit, old.year, &old.data, &files, -1);
+                        touched.insert((old.unit, old.year));
                     }
                 }
             }
@@ -553,6 +553,7 @@ impl RecordStore for SqlStore {
                     }
                 }
             }
+            apply_fact_delta(&mut tx, &delta).await?;
             for (unit, year) in &touched {
                 bump_year(&mut tx, unit, *year).await?;
             }
@@ -713,7 +714,8 @@ impl RecordStore for SqlStore {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_write().await?;
         let result: Result<i64, StoreError> = async {
-            let (unit, year) = unit_year_of(&mut tx, record_id).await?;
+            let record = record_in(&mut tx, record_id).await?;
+            let (unit, year) = (record.unit.clone(), record.year);
             if year_state_in(&mut tx, &unit, year).await?.locked {
                 return Err(StoreError::Locked {
                     unit: unit.as_str().to_string(),
@@ -736,6 +738,10 @@ impl RecordStore for SqlStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get("id")?;
+            let mut delta = FactDelta::new();
+            let types = [file.content_type.clone()];
+            add_files_to_delta(&mut delta, &unit, year, &record.data, &types, 1);
+            apply_fact_delta(&mut tx, &delta).await?;
             bump_year(&mut tx, &unit, year).await?;
             audit_in(&mut tx, audit).await?;
             Ok(id)
@@ -768,12 +774,14 @@ impl RecordStore for SqlStore {
     async fn delete_record_file(&self, id: i64, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let result: Result<(), StoreError> = async {
-            let row = sqlx::query("SELECT record_id FROM record_files WHERE id = $1")
+            let row = sqlx::query("SELECT record_id, content_type FROM record_files WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::NotFound)?;
-            let (unit, year) = unit_year_of(&mut tx, row.try_get("record_id")?).await?;
+            let record = record_in(&mut tx, row.try_get("record_id")?).await?;
+            let (unit, year) = (record.unit.clone(), record.year);
+            let content_type: String = row.try_get("content_type")?;
             if year_state_in(&mut tx, &unit, year).await?.locked {
                 return Err(StoreError::Locked {
                     unit: unit.as_str().to_string(),
@@ -784,6 +792,9 @@ impl RecordStore for SqlStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            let mut delta = FactDelta::new();
+            add_files_to_delta(&mut delta, &unit, year, &record.data, &[content_type], -1);
+            apply_fact_delta(&mut tx, &delta).await?;
             bump_year(&mut tx, &unit, year).await?;
             audit_in(&mut tx, audit).await?;
             Ok(())

@@ -242,7 +242,8 @@ impl Store for SqlStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        crate::migrations::run(&self.pool, self.backend).await
+        crate::migrations::run(&self.pool, self.backend).await?;
+        self.ensure_facts_current().await
     }
 
     async fn state(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -7,9 +7,9 @@ use shequ_domain::standard::Standard;
 use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
 use shequ_store::testing::TestDatabase;
 use shequ_store::{
-    AuditEntry, CastOutcome, GroupMembership, NewFile, NewSurvey, RecordChange, RecordCursor,
-    RecordFilter, RecordStore, RecordWrite, SaveOutcome, SqlStore, Store, StoreError, SurveyStore,
-    UnitQuery,
+    AuditEntry, CastOutcome, EvaluationStore, GroupMembership, NewFile, NewSurvey, RecordChange,
+    RecordCursor, RecordFilter, RecordStore, RecordWrite, SaveOutcome, SqlStore, Store, StoreError,
+    SurveyStore, UnitQuery,
 };
 
 fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
@@ -849,6 +849,238 @@ async fn a_ballot_cannot_be_traced_to_its_code(store: SqlStore) {
     assert_eq!(store.code_counts(survey).await.unwrap().expired, 1);
 }
 
+fn activity(unit: &str, date: &str, kind: &str, links: &str) -> RecordWrite {
+    let data = RecordData::from_inputs(
+        RecordKind::Activities,
+        [
+            ("unit", unit),
+            ("type", kind),
+            ("start", date),
+            ("participants", "30"),
+            ("links", links),
+        ]
+        .map(|(k, v)| (k, Input::Text(v))),
+    )
+    .unwrap();
+    RecordWrite {
+        data,
+        record_ref: None,
+        standard_id: None,
+        confirmed: true,
+    }
+}
+
+async fn facts_of(store: &SqlStore, unit: &str) -> std::collections::BTreeMap<String, i64> {
+    store
+        .record_facts(&code(unit), 2010)
+        .await
+        .unwrap()
+        .remove(&code(unit))
+        .unwrap_or_default()
+}
+
+async fn aggregate_counts_follow_every_write(store: SqlStore) {
+    use shequ_domain::evaluation::facts;
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = "230102001001";
+    let ids = store
+        .apply_record_changes(
+            &[
+                RecordChange::Insert(service(a, "2010-03-05", "59", "12")),
+                RecordChange::Insert(service(a, "2010-03-06", "59", "3")),
+                RecordChange::Insert(activity(a, "2010-04-02", "季度服务周", "https://a.cn/1")),
+            ],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    let f = facts_of(&store, a).await;
+    assert_eq!(f.get(&facts::service_item(59)), Some(&2));
+    assert_eq!(f.get(&facts::activity_month("季度服务周", 4)), Some(&1));
+    assert_eq!(f.get(facts::MEDIA_LINKS), Some(&1));
+    // A change moves the count; a delete takes it away and leaves no zero rows.
+    store
+        .apply_record_changes(
+            &[
+                RecordChange::Update {
+                    id: ids[2],
+                    write: activity(a, "2010-07-02", "季度服务周", "https://a.cn/1 https://b.cn"),
+                },
+                RecordChange::Delete { id: ids[1] },
+            ],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    let f = facts_of(&store, a).await;
+    assert_eq!(f.get(&facts::service_item(59)), Some(&1));
+    assert_eq!(f.get(&facts::activity_month("季度服务周", 4)), None);
+    assert_eq!(f.get(&facts::activity_month("季度服务周", 7)), Some(&1));
+    assert_eq!(f.get(facts::MEDIA_LINKS), Some(&2));
+    // A photo counts while it is attached.
+    let file = store
+        .add_record_file(
+            ids[2],
+            &shequ_store::NewFile {
+                file_name: "p.png".into(),
+                content_type: "image/png".into(),
+                sha256: "00".into(),
+                bytes: vec![1, 2, 3],
+            },
+            "worker",
+            &audit("records.file.add", Some(a)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(facts_of(&store, a).await.get(facts::PHOTOS), Some(&1));
+    // The province's view holds the same counts, and a rebuild from the records agrees.
+    let by_unit = store.record_facts(&code("23"), 2010).await.unwrap();
+    assert_eq!(by_unit.get(&code(a)), Some(&facts_of(&store, a).await));
+    let before = facts_of(&store, a).await;
+    assert_eq!(store.rebuild_record_facts().await.unwrap(), 2);
+    assert_eq!(facts_of(&store, a).await, before);
+    store
+        .delete_record_file(file, &audit("records.file.delete", Some(a)))
+        .await
+        .unwrap();
+    assert_eq!(facts_of(&store, a).await.get(facts::PHOTOS), None);
+    store
+        .apply_record_changes(&[RecordChange::Delete { id: ids[2] }], &[], "worker", &[])
+        .await
+        .unwrap();
+    assert_eq!(facts_of(&store, a).await.len(), 1);
+}
+
+async fn is_locked(store: &SqlStore, a: &DivisionCode) -> bool {
+    store
+        .year_states(std::slice::from_ref(a))
+        .await
+        .unwrap()
+        .get(&(a.clone(), 2010))
+        .is_some_and(|s| s.locked)
+}
+
+async fn review_steps_lock_and_refuse_stale_states(store: SqlStore) {
+    use shequ_domain::evaluation::{ReviewState, Status};
+    use shequ_store::{AssessmentEntry, ReviewEvent};
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = code("230102001001");
+    let step = |from: ReviewState, to: ReviewState| ReviewEvent {
+        action: "submit".into(),
+        from_state: from,
+        to_state: to,
+        level: "committee".into(),
+        reason: String::new(),
+        actor: "worker".into(),
+        at: "2010-12-01T00:00:00Z".into(),
+    };
+    store
+        .transition_review(
+            &a,
+            2010,
+            &step(ReviewState::Draft, ReviewState::Submitted),
+            &audit("review.submit", Some("230102001001")),
+        )
+        .await
+        .unwrap();
+    assert!(is_locked(&store, &a).await);
+    let write = store
+        .apply_record_changes(
+            &[RecordChange::Insert(health("230102001001", "2010", "9"))],
+            &[],
+            "worker",
+            &[],
+        )
+        .await;
+    assert!(matches!(write, Err(StoreError::Locked { .. })), "{write:?}");
+    // A step planned on a state that has moved on is refused.
+    let stale = store
+        .transition_review(
+            &a,
+            2010,
+            &step(ReviewState::Draft, ReviewState::Submitted),
+            &audit("review.submit", None),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    store
+        .transition_review(
+            &a,
+            2010,
+            &step(ReviewState::Submitted, ReviewState::Returned),
+            &audit("review.return", None),
+        )
+        .await
+        .unwrap();
+    assert!(!is_locked(&store, &a).await);
+    let states = store.review_states(&code("23"), 2010).await.unwrap();
+    assert_eq!(states.get(&a), Some(&ReviewState::Returned));
+    assert_eq!(store.review_history(&a, 2010).await.unwrap().len(), 2);
+    // Assessments are kept, replaced and refused once final.
+    let entry = AssessmentEntry::Override {
+        status: Status::Met,
+        reason: "核实".into(),
+    };
+    store
+        .put_assessment(
+            &a,
+            2010,
+            21,
+            &entry,
+            "eval",
+            &audit("evaluation.override", None),
+        )
+        .await
+        .unwrap();
+    let again = AssessmentEntry::Override {
+        status: Status::NotMet,
+        reason: "复核".into(),
+    };
+    store
+        .put_assessment(
+            &a,
+            2010,
+            21,
+            &again,
+            "eval",
+            &audit("evaluation.override", None),
+        )
+        .await
+        .unwrap();
+    let stored = store.assessments(&code("2301"), 2010).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].entry, again);
+    store
+        .transition_review(
+            &a,
+            2010,
+            &step(ReviewState::Returned, ReviewState::Final),
+            &audit("review.approve", None),
+        )
+        .await
+        .unwrap();
+    let refused = store
+        .put_assessment(
+            &a,
+            2010,
+            18,
+            &entry,
+            "eval",
+            &audit("evaluation.override", None),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ReviewFinal)),
+        "{refused:?}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -891,6 +1123,8 @@ on_both_backends!(
     a_stale_record_plan_is_refused,
     a_code_counts_once_under_concurrency,
     a_ballot_cannot_be_traced_to_its_code,
+    aggregate_counts_follow_every_write,
+    review_steps_lock_and_refuse_stale_states,
 );
 
 #[test]
