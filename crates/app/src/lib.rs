@@ -6,6 +6,7 @@ mod audit;
 mod bundled;
 mod caller;
 mod error;
+mod evaluation;
 mod records;
 mod search;
 mod surveys;
@@ -25,6 +26,9 @@ pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;
 pub use error::AppError;
+pub use evaluation::{
+    CommunityEvaluation, EvaluationReport, IndicatorReport, RankRow, ReviewView, rank,
+};
 pub use jiff::civil::Date;
 pub use records::{
     ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,
@@ -35,7 +39,7 @@ pub use shequ_interchange::records::{ExportFormat, RowError};
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{
     AuditEntry, AuditRecord, Backend, CastOutcome, CodeCounts, GroupSummary, NameChange,
-    SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
+    ReviewEvent, SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
 };
 pub use surveys::{
     BallotView, KindSurveys, MAX_CODES, PaperCounts, PaperTally, SurveyResult, SurveyState,

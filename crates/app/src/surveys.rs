@@ -153,7 +153,7 @@ fn hash_code(code: &str) -> String {
     hex::encode(sha2::Sha256::digest(code.as_bytes()))
 }
 
-fn state_of(survey: &StoredSurvey, today: jiff::civil::Date) -> SurveyState {
+pub(crate) fn state_of(survey: &StoredSurvey, today: jiff::civil::Date) -> SurveyState {
     if survey.closed_at.is_some() {
         SurveyState::Closed
     } else if survey.closes_on.is_some_and(|d| today > d) {
@@ -167,7 +167,7 @@ fn state_of(survey: &StoredSurvey, today: jiff::civil::Date) -> SurveyState {
 
 /// The counts a paper tally record adds, read with the survey's scale: each of the three
 /// columns counts as satisfied when the scale says its label does.
-fn paper_tally(data: &shequ_domain::records::RecordData, spec: &SurveySpec) -> Tally {
+pub(crate) fn paper_tally(data: &shequ_domain::records::RecordData, spec: &SurveySpec) -> Tally {
     let mut tally = Tally::default();
     for (key, label) in [("very", "满意"), ("fairly", "基本满意"), ("not", "不满意")] {
         let n = data.int(key).unwrap_or(0);

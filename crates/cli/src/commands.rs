@@ -66,6 +66,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = open_initialised(&cli.database).await?;
             survey(&app, command, cli.public_url.as_deref()).await
         }
+        Command::Evaluate { unit, year, json } => {
+            let app = open_initialised(&cli.database).await?;
+            evaluate(&app, &unit, year, json).await
+        }
+        Command::Review {
+            action,
+            unit,
+            year,
+            reason,
+        } => {
+            let app = open_initialised(&cli.database).await?;
+            let state = app
+                .review_action(&Caller::operator(), &unit, year, action, &reason)
+                .await?;
+            println!(
+                "{unit} 的 {year} 年考评已{}，当前状态：{}（{}）",
+                action.label_zh(),
+                state.label_zh(),
+                state.as_str()
+            );
+            Ok(())
+        }
         Command::Records(command) => {
             let app = open_initialised(&cli.database).await?;
             let (unit, year, locked) = match command {
@@ -485,6 +507,57 @@ async fn export_records(
 
 /// Without a public address the voting links point at the default local server.
 const LOCAL_URL: &str = "http://127.0.0.1:8080";
+
+async fn evaluate(app: &App, unit: &str, year: i16, json: bool) -> anyhow::Result<()> {
+    let bar = delayed_bar(spinner("正在考评"));
+    let (scope, results) = app.evaluate(&Caller::operator(), unit, year).await?;
+    bar.finish_and_clear();
+    if json {
+        let reports: Vec<shequ_app::EvaluationReport> =
+            results.iter().map(|r| r.report()).collect();
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    if let [one] = &results[..] {
+        let e = &one.evaluation;
+        println!(
+            "{} {}（{}）{year} 年考评：得分 {}/{}，审核状态：{}，{}",
+            one.unit.code,
+            one.unit.name,
+            scope.name,
+            e.score,
+            e.max_score,
+            one.review_state.label_zh(),
+            if one.award() {
+                "特色型社区".to_string()
+            } else {
+                e.award_reason.clone()
+            }
+        );
+        for r in &e.indicators {
+            println!("{:>2}\t{}\t{}", r.number, r.status.label_zh(), r.detail);
+        }
+        return Ok(());
+    }
+    println!("名次\t区划代码\t社区\t得分\t达标指标\t审核状态\t特色型社区");
+    for row in shequ_app::rank(&results) {
+        println!(
+            "{}\t{}\t{}\t{}/{}\t{}/{}\t{}\t{}",
+            row.rank,
+            row.unit,
+            row.name,
+            row.score,
+            row.max_score,
+            row.met,
+            row.indicators,
+            shequ_app::domain::evaluation::ReviewState::parse(row.review_state)
+                .map_or(row.review_state, |s| s.label_zh()),
+            if row.award { "是" } else { "" }
+        );
+    }
+    eprintln!("{} 下共 {} 个社区", scope.name, results.len());
+    Ok(())
+}
 
 async fn survey(app: &App, command: SurveyCommand, public_url: Option<&str>) -> anyhow::Result<()> {
     let caller = Caller::operator();

@@ -169,6 +169,30 @@ pub enum Command {
     /// Residents' democratic evaluations
     #[command(subcommand)]
     Survey(SurveyCommand),
+    /// Evaluate every community under a unit on the 25 indicators
+    Evaluate {
+        /// The unit: a community, or any unit above communities (all of them are evaluated)
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+        /// Print a JSON array of {unit, name, year, score, award, review_state, indicators}
+        #[arg(long)]
+        json: bool,
+    },
+    /// A step of a community's review chain, taken as the operator
+    Review {
+        /// submit, approve, return, withdraw or reopen
+        #[arg(value_parser = parse_review_action)]
+        action: shequ_domain::evaluation::ReviewAction,
+        #[arg(long)]
+        unit: String,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+        /// Why (required to return or reopen)
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Print the OpenAPI document of the JSON API
     Openapi,
     /// Accounts
@@ -210,6 +234,17 @@ pub enum AdminCommand {
 }
 
 /// Dates as offices write them: 2011-03-01, 2011/3/1, 2011年3月1日, full-width digits too.
+fn parse_review_action(text: &str) -> Result<shequ_domain::evaluation::ReviewAction, String> {
+    shequ_domain::evaluation::ReviewAction::parse(text).ok_or_else(|| {
+        format!(
+            "未知的审核操作“{text}”，应为：{}",
+            shequ_domain::evaluation::ReviewAction::ALL
+                .map(|a| a.as_str())
+                .join("、")
+        )
+    })
+}
+
 fn parse_date(text: &str) -> Result<jiff::civil::Date, String> {
     shequ_domain::dates::parse_date_text(text)
 }

@@ -141,6 +141,47 @@ pub fn may_run_surveys(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
     }
 }
 
+/// May the actor enter on-site assessments and override automatic results for the community
+/// with this path? Evaluators and officers in scope, and the province.
+pub fn may_assess(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
+    match actor {
+        Actor::Operator { .. }
+        | Actor::User {
+            role: Role::ProvinceAdmin,
+            ..
+        } => true,
+        Actor::User {
+            role: Role::Officer | Role::Evaluator,
+            scope,
+            ..
+        } => covers(scope, unit_path) && unit_path.last() != Some(scope),
+        Actor::User { .. } => false,
+    }
+}
+
+/// The level at which a user takes review steps for the community with this path: its own
+/// workers submit; an officer reviews at the level of its scope unit; a province admin at the
+/// province. None for everyone else (and for the operator, who acts at whichever step is due).
+pub fn review_level(actor: &Actor, unit_path: &[DivisionCode]) -> Option<Level> {
+    match actor {
+        Actor::User {
+            role: Role::ProvinceAdmin,
+            ..
+        } => Some(Level::Province),
+        Actor::User {
+            role: Role::CommunityWorker,
+            scope,
+            ..
+        } => (unit_path.last() == Some(scope)).then_some(Level::Committee),
+        Actor::User {
+            role: Role::Officer,
+            scope,
+            ..
+        } => (covers(scope, unit_path) && unit_path.last() != Some(scope)).then(|| scope.level()),
+        _ => None,
+    }
+}
+
 /// May the actor create or manage a user with this role whose scope unit has this path?
 ///
 /// A province admin may manage anyone. An officer may manage, inside its scope, officers for

@@ -9,12 +9,14 @@ use shequ_domain::codes::DivisionCode;
 use shequ_domain::evaluation::facts::{FACTS_VERSION, file_facts, record_facts};
 use shequ_domain::evaluation::{ReviewState, Status};
 use shequ_domain::records::RecordData;
+use shequ_domain::units::Unit;
 use sqlx::Row;
 
 use crate::AuditEntry;
 use crate::error::StoreError;
 use crate::records::{StoredRecord, Tx, finish, record_from_row, subtree_column};
 use crate::sql::{SqlStore, audit_in, code_of, placeholders, query};
+use crate::surveys::StoredSurvey;
 
 /// What a person entered for an indicator of a community's year.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,15 @@ pub struct ReviewEvent {
 
 #[async_trait]
 pub trait EvaluationStore: Send + Sync {
+    /// The committee-level units under a unit (or the unit itself), in code order; the caller
+    /// keeps the communities.
+    async fn committees_within(&self, unit: &DivisionCode) -> Result<Vec<Unit>, StoreError>;
+    /// The year's surveys of one community or of every community under a unit.
+    async fn surveys_within(
+        &self,
+        unit: &DivisionCode,
+        year: i16,
+    ) -> Result<Vec<StoredSurvey>, StoreError>;
     /// The aggregate counts of the year for one community, or for every community under a
     /// higher unit, by community.
     async fn record_facts(
@@ -246,6 +257,41 @@ fn unit_clause(unit: &DivisionCode, column_of_table: &str) -> String {
 
 #[async_trait]
 impl EvaluationStore for SqlStore {
+    async fn committees_within(&self, unit: &DivisionCode) -> Result<Vec<Unit>, StoreError> {
+        let sql = format!(
+            "SELECT {} WHERE {} AND u.depth = 5 ORDER BY u.code",
+            crate::sql::UNIT_COLUMNS,
+            unit_clause(unit, "u.code")
+        );
+        let rows = query(sql)
+            .bind(unit.as_str().to_string())
+            .fetch_all(self.pool())
+            .await?;
+        crate::sql::units_from_rows(&rows)
+    }
+
+    async fn surveys_within(
+        &self,
+        unit: &DivisionCode,
+        year: i16,
+    ) -> Result<Vec<StoredSurvey>, StoreError> {
+        let column = if unit.level() == shequ_domain::Level::Committee {
+            "unit_code"
+        } else {
+            subtree_column(unit)
+        };
+        let sql = format!(
+            "SELECT {} FROM surveys WHERE {column} = $1 AND year = $2 ORDER BY unit_code, kind",
+            crate::surveys::SURVEY_COLUMNS
+        );
+        let rows = query(sql)
+            .bind(unit.as_str().to_string())
+            .bind(i64::from(year))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(crate::surveys::survey_from_row).collect()
+    }
+
     async fn record_facts(
         &self,
         unit: &DivisionCode,

@@ -62,7 +62,7 @@ pub struct SqlStore {
     backend: Backend,
 }
 
-const UNIT_COLUMNS: &str = "u.code, u.name, u.depth, u.kind, u.parent_code, \
+pub(crate) const UNIT_COLUMNS: &str = "u.code, u.name, u.depth, u.kind, u.parent_code, \
      u.province_code, u.prefecture_code, u.county_code, u.township_code, u.opened_on, u.closed_on, \
      COALESCE(c.prefecture, 0) AS n_prefecture, COALESCE(c.county, 0) AS n_county, \
      COALESCE(c.township, 0) AS n_township, COALESCE(c.committee, 0) AS n_committee, \
@@ -172,7 +172,7 @@ fn unit_from_row(row: &AnyRow) -> Result<Unit, StoreError> {
     })
 }
 
-fn units_from_rows(rows: &[AnyRow]) -> Result<Vec<Unit>, StoreError> {
+pub(crate) fn units_from_rows(rows: &[AnyRow]) -> Result<Vec<Unit>, StoreError> {
     rows.iter().map(unit_from_row).collect()
 }
 

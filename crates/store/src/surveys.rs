@@ -124,7 +124,7 @@ pub trait SurveyStore: Send + Sync {
     async fn ballot_failures_since(&self, client: &str, since: &str) -> Result<i64, StoreError>;
 }
 
-const SURVEY_COLUMNS: &str = "id, unit_code, year, kind, spec, standard_id, opens_on, closes_on, \
+pub(crate) const SURVEY_COLUMNS: &str = "id, unit_code, year, kind, spec, standard_id, opens_on, closes_on, \
      closed_at, online_ballots, online_answers, online_satisfied, created_at, created_by";
 
 fn date_of(row: &AnyRow, column: &str) -> Result<Option<jiff::civil::Date>, StoreError> {
@@ -136,7 +136,7 @@ fn date_of(row: &AnyRow, column: &str) -> Result<Option<jiff::civil::Date>, Stor
     .transpose()
 }
 
-fn survey_from_row(row: &AnyRow) -> Result<StoredSurvey, StoreError> {
+pub(crate) fn survey_from_row(row: &AnyRow) -> Result<StoredSurvey, StoreError> {
     let kind: String = row.try_get("kind")?;
     let spec: String = row.try_get("spec")?;
     let year: i64 = row.try_get("year")?;

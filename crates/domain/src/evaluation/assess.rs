@@ -282,17 +282,19 @@ fn evaluate_indicator(
         }
     }));
     let automatic = combine(parts.iter().map(|p| p.status));
-    let detail = parts
-        .iter()
-        .map(|p| {
-            if p.veto {
-                format!("{}（一票否决项）", p.detail)
-            } else {
-                p.detail.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("；");
+    let mut lines: Vec<String> = Vec::new();
+    for p in &parts {
+        let line = if p.veto {
+            format!("{}（一票否决项）", p.detail)
+        } else {
+            p.detail.clone()
+        };
+        // Two parts missing the same input say so once.
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    let detail = lines.join("；");
     let overridden = inputs.overrides.get(&rule.indicator).cloned();
     let status = overridden.as_ref().map_or(automatic, |o| o.status);
     let veto_failed = parts.iter().any(|p| p.veto && p.status == Status::NotMet);

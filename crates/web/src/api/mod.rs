@@ -9,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 mod accounts;
+pub(crate) mod evaluations;
 pub(crate) mod records;
 mod surveys;
 use serde::{Deserialize, Serialize};
@@ -87,13 +88,37 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/units/{code}/surveys/{year}/{kind}/{action}",
             post(surveys::action),
         )
+        .route(
+            "/api/v1/units/{code}/evaluations/{year}",
+            get(evaluations::evaluations),
+        )
+        .route(
+            "/api/v1/units/{code}/evaluations/{year}/indicators/{number}/inspection",
+            post(evaluations::inspection),
+        )
+        .route(
+            "/api/v1/units/{code}/evaluations/{year}/indicators/{number}/override",
+            post(evaluations::set_override).delete(evaluations::clear_override),
+        )
+        .route(
+            "/api/v1/units/{code}/reviews/{year}",
+            get(evaluations::review),
+        )
+        .route(
+            "/api/v1/units/{code}/reviews/{year}/{action}",
+            post(evaluations::review_step),
+        )
+        .route(
+            "/api/v1/units/{code}/rankings/{year}",
+            get(evaluations::rankings),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "shequ API",
-        description = "“百项服务进社区 打造特色型社区”活动管理系统的 JSON 接口。列表均为带 items 数组的对象；代码均为字符串。"
+        description = "“百项服务进社区 打造特色型社区”活动管理系统的 JSON 接口。列表均为带 items 数组的对象（考评结果 /evaluations 例外：与 shequ evaluate --json 相同，为数组）；代码均为字符串。"
     ),
     paths(
         healthz,
@@ -128,7 +153,14 @@ pub fn routes() -> Router<AppState> {
         records::start_year,
         records::confirm_year,
         surveys::results,
-        surveys::action
+        surveys::action,
+        evaluations::evaluations,
+        evaluations::review,
+        evaluations::review_step,
+        evaluations::inspection,
+        evaluations::set_override,
+        evaluations::clear_override,
+        evaluations::rankings
     ),
     components(schemas(
         ErrorBody,
@@ -172,7 +204,18 @@ pub fn routes() -> Router<AppState> {
         surveys::SurveyResultList,
         surveys::SurveyActionBody,
         surveys::ExpectedCounts,
-        surveys::SurveyActionJson
+        surveys::SurveyActionJson,
+        shequ_app::EvaluationReport,
+        shequ_app::IndicatorReport,
+        shequ_app::RankRow,
+        evaluations::ReviewEventJson,
+        evaluations::ReviewJson,
+        evaluations::ReasonBody,
+        evaluations::ReviewStepJson,
+        evaluations::InspectionBody,
+        evaluations::MessageJson,
+        evaluations::OverrideBody,
+        evaluations::RankingJson
     ))
 )]
 struct ApiDoc;

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 
 mod account;
 mod admin;
+mod evaluations;
 mod records;
 pub(crate) mod surveys;
 use serde::Deserialize;
@@ -77,6 +78,36 @@ pub fn routes() -> Router<AppState> {
             "/units/{code}/surveys/{year}/{kind}/{action}",
             post(surveys::action),
         )
+        .route(
+            "/units/{code}/evaluations",
+            get(evaluations::this_years_evaluation),
+        )
+        .route(
+            "/units/{code}/rankings",
+            get(evaluations::this_years_rankings),
+        )
+        .route(
+            "/units/{code}/evaluations/{year}",
+            get(evaluations::evaluation),
+        )
+        .route(
+            "/units/{code}/evaluations/{year}/review",
+            post(evaluations::review),
+        )
+        .route(
+            "/units/{code}/evaluations/{year}/indicators/{number}/inspection",
+            post(evaluations::inspection),
+        )
+        .route(
+            "/units/{code}/evaluations/{year}/indicators/{number}/override",
+            post(evaluations::set_override),
+        )
+        .route("/units/{code}/rankings/{year}", get(evaluations::rankings))
+        .route(
+            "/units/{code}/rankings/{year}/export",
+            get(evaluations::rankings_export),
+        )
+        .route("/static/print.css", get(print_stylesheet))
         .route("/v", get(surveys::code_entry).post(surveys::enter_code))
         .route("/v/{code}", get(surveys::vote_form).post(surveys::vote))
 }
@@ -100,6 +131,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/style.css"),
+    )
+}
+
+async fn print_stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/print.css"),
     )
 }
 
