@@ -12,6 +12,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub app: Arc<App>,
     pub state: AppState,
+    /// The database the server uses, for the command line to open too.
+    pub database_url: String,
     /// Kept so the database lives as long as the server.
     _db: TestDatabase,
 }
@@ -67,6 +69,7 @@ async fn spawn_with(db: TestDatabase, trusted_proxies: Vec<std::net::IpAddr>) ->
         client: reqwest::Client::new(),
         app,
         state,
+        database_url: db.url.clone(),
         _db: db,
     }
 }

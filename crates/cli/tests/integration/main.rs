@@ -5,6 +5,7 @@
 mod accounts;
 mod api;
 mod cli_import;
+mod evaluation;
 
 mod helpers;
 mod pages;
