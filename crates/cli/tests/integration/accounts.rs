@@ -712,6 +712,48 @@ async fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/units/230102001001/evaluations/2010",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/units/230102/rankings/2010",
+            Value::Null,
+            [401, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/units/230102001001/reviews/2010",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/evaluations/2010/indicators/18/inspection",
+            json!({"items": {"无物业弃管": true, "无违章搭建": true, "无乱堆乱放": true, "无卫生死角": true, "无宠物伤人": false}}),
+            [401, 200, 200, 403, 403, 200, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/reviews/2010/approve",
+            json!({}),
+            [401, 403, 403, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/units/230102001001/evaluations/2010",
+            Value::Null,
+            [303, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/units/230102/rankings/2010",
+            Value::Null,
+            [303, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
             "/account",
             Value::Null,
             [303, 200, 200, 200, 200, 200, 200],

@@ -882,3 +882,142 @@ async fn the_golden_set_on_postgres() {
     };
     the_golden_set_evaluates_as_computed_by_hand(spawn_app_on(db).await).await;
 }
+
+/// Every kind of bad input to the evaluation routes gets a clear refusal and changes nothing.
+#[tokio::test]
+async fn bad_evaluation_input_is_refused_with_a_reason() {
+    let app = spawn_app().await;
+    let operator = Caller::operator();
+    create(&app, &operator, "inspector", "evaluator", "230102")
+        .await
+        .unwrap();
+    let inspector = token(&app, "inspector").await;
+    let all_true: BTreeMap<&str, bool> = CHECKLIST.iter().map(|i| (*i, true)).collect();
+    let mut missing_one = all_true.clone();
+    missing_one.remove("无宠物伤人");
+    let mut unknown = all_true.clone();
+    unknown.insert("无乱贴广告", true);
+    let base = "/api/v1/units/230102001001/evaluations/2010/indicators";
+    for (method, path, body, status, words) in [
+        (
+            "GET",
+            "/api/v1/units/230102001001/evaluations/1999".to_string(),
+            Value::Null,
+            400,
+            "1999",
+        ),
+        (
+            "GET",
+            "/api/v1/units/2301020010011/evaluations/2010".to_string(),
+            Value::Null,
+            400,
+            "单位代码",
+        ),
+        (
+            "GET",
+            "/api/v1/units/239999/evaluations/2010".to_string(),
+            Value::Null,
+            404,
+            "不存在",
+        ),
+        (
+            "POST",
+            format!("{base}/18/inspection"),
+            json!({"items": missing_one}),
+            400,
+            "缺少：无宠物伤人",
+        ),
+        (
+            "POST",
+            format!("{base}/18/inspection"),
+            json!({"items": unknown}),
+            400,
+            "未知的检查项目：无乱贴广告",
+        ),
+        (
+            "POST",
+            format!("{base}/14/inspection"),
+            json!({"items": all_true}),
+            400,
+            "自动评估",
+        ),
+        (
+            "POST",
+            format!("{base}/26/override"),
+            json!({"status": "met", "reason": "x"}),
+            404,
+            "26",
+        ),
+        (
+            "POST",
+            format!("{base}/5/override"),
+            json!({"status": "missing", "reason": "x"}),
+            400,
+            "met",
+        ),
+        (
+            "POST",
+            format!("{base}/5/override"),
+            json!({"status": "great", "reason": "x"}),
+            400,
+            "met",
+        ),
+        (
+            "POST",
+            format!("{base}/5/override"),
+            json!({"status": "met", "reason": "  "}),
+            400,
+            "理由",
+        ),
+        (
+            "DELETE",
+            format!("{base}/5/override"),
+            Value::Null,
+            404,
+            "没有人工认定",
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001/reviews/2010/submit".to_string(),
+            json!({}),
+            400,
+            "不是社区",
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/reviews/2010/finish".to_string(),
+            json!({}),
+            404,
+            "未知的审核操作",
+        ),
+        (
+            "GET",
+            "/api/v1/units/230102/rankings/2010?format=pdf".to_string(),
+            Value::Null,
+            400,
+            "xlsx",
+        ),
+    ] {
+        let (got, body) = send(&app, &inspector, method, &path, body).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{path}: «{message}» lacks «{words}»"
+        );
+    }
+    // Nothing was entered by any of it.
+    let (_, results) = send(
+        &app,
+        &inspector,
+        "GET",
+        "/api/v1/units/230102001001/evaluations/2010",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        results[0]["indicators"][17]["status"],
+        "awaiting_assessment"
+    );
+    assert_eq!(results[0]["indicators"][4]["overridden"], false);
+}

@@ -10,4 +10,5 @@ mod evaluation;
 mod helpers;
 mod pages;
 mod records;
+mod review;
 mod surveys;
