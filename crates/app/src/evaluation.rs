@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use shequ_domain::access::{may_assess, may_read, review_level};
+use shequ_domain::access::{may_assess, review_level};
 use shequ_domain::codes::{DivisionCode, Level};
 use shequ_domain::evaluation::{
     CommunityInputs, Evaluation, Inspection, Override, ReviewAction, ReviewChain, ReviewState,
@@ -140,6 +140,16 @@ fn check_year(year: i16) -> Result<(), AppError> {
     }
 }
 
+/// A written reason as kept in the history and the audit log.
+fn check_reason(reason: &str) -> Result<(), AppError> {
+    if reason.chars().count() > 500 || reason.chars().any(shequ_domain::text::is_hidden) {
+        return Err(AppError::BadRequest(
+            "理由最多 500 个字，且不能含换行、控制字符或不可见字符".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a unit was open at some time during the year.
 fn open_in(unit: &Unit, year: i16) -> bool {
     unit.opened_on.is_none_or(|d| d.year() <= year)
@@ -182,29 +192,12 @@ fn survey_input(
 }
 
 impl App {
-    async fn evaluation_unit(&self, caller: &Caller, code_text: &str) -> Result<Unit, AppError> {
-        let code = DivisionCode::parse(code_text)
-            .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
-        let unit = self
-            .store
-            .unit(&code)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("单位 {code} 不存在")))?;
-        if !may_read(&caller.actor, &unit_path(&unit)) {
-            return Err(AppError::Forbidden(format!(
-                "{}不在您的管辖范围内",
-                unit.name
-            )));
-        }
-        Ok(unit)
-    }
-
     async fn evaluation_community(
         &self,
         caller: &Caller,
         code_text: &str,
     ) -> Result<Unit, AppError> {
-        let unit = self.evaluation_unit(caller, code_text).await?;
+        let unit = self.readable_unit(caller, code_text).await?;
         if !unit.kind.is_community() {
             return Err(AppError::BadRequest(format!(
                 "{}不是社区；考评以社区为单位",
@@ -224,7 +217,7 @@ impl App {
         year: i16,
     ) -> Result<(Unit, Vec<CommunityEvaluation>), AppError> {
         check_year(year)?;
-        let unit = self.evaluation_unit(caller, code_text).await?;
+        let unit = self.readable_unit(caller, code_text).await?;
         let results = self.evaluate_within(&unit, year).await?;
         Ok((unit, results))
     }
@@ -445,11 +438,7 @@ impl App {
                 action.label_zh()
             )));
         }
-        if reason.chars().count() > 500 || reason.chars().any(shequ_domain::text::is_hidden) {
-            return Err(AppError::BadRequest(
-                "理由最多 500 个字，且不能含控制字符".into(),
-            ));
-        }
+        check_reason(reason)?;
         let state = self
             .store
             .review_states(&unit.code, year)
@@ -625,11 +614,7 @@ impl App {
         if reason.is_empty() {
             return Err(AppError::BadRequest("人工认定须填写理由".into()));
         }
-        if reason.chars().count() > 500 || reason.chars().any(shequ_domain::text::is_hidden) {
-            return Err(AppError::BadRequest(
-                "理由最多 500 个字，且不能含控制字符".into(),
-            ));
-        }
+        check_reason(reason)?;
         let audit = caller.audit(
             "evaluation.override",
             Some(&unit.code),
@@ -699,42 +684,57 @@ impl App {
         Ok((unit, rank(&results)))
     }
 
-    /// The ranking as a spreadsheet.
-    pub fn rankings_xlsx(&self, year: i16, rows: &[RankRow]) -> Result<Vec<u8>, AppError> {
-        let headers = [
-            "名次",
-            "区划代码",
-            "社区",
-            "得分",
-            "满分",
-            "达标指标数",
-            "指标数",
-            "审核状态",
-            "特色型社区",
-        ];
-        let cells: Vec<Vec<Cell>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    Cell::Number(r.rank as f64),
-                    Cell::Text(r.unit.clone()),
-                    Cell::Text(r.name.clone()),
-                    Cell::Number(f64::from(r.score)),
-                    Cell::Number(f64::from(r.max_score)),
-                    Cell::Number(r.met as f64),
-                    Cell::Number(r.indicators as f64),
-                    Cell::Text(
-                        ReviewState::parse(r.review_state)
-                            .map_or(r.review_state, ReviewState::label_zh)
-                            .to_string(),
-                    ),
-                    Cell::Text(if r.award { "是" } else { "" }.to_string()),
-                ]
-            })
-            .collect();
-        let sheet = format!("{year}年考评排名");
-        xlsx_table(&sheet, &headers, &cells).map_err(AppError::Internal)
+    /// The ranking as a spreadsheet: (ASCII file name, file name, bytes).
+    pub async fn rankings_file(
+        &self,
+        caller: &Caller,
+        code_text: &str,
+        year: i16,
+    ) -> Result<(String, String, Vec<u8>), AppError> {
+        let (unit, rows) = self.rankings(caller, code_text, year).await?;
+        Ok((
+            format!("rankings-{}-{year}.xlsx", unit.code),
+            format!("{}{year}年考评排名.xlsx", unit.name),
+            rankings_xlsx(year, &rows)?,
+        ))
     }
+}
+
+/// The ranking as a spreadsheet.
+fn rankings_xlsx(year: i16, rows: &[RankRow]) -> Result<Vec<u8>, AppError> {
+    let headers = [
+        "名次",
+        "区划代码",
+        "社区",
+        "得分",
+        "满分",
+        "达标指标数",
+        "指标数",
+        "审核状态",
+        "特色型社区",
+    ];
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Number(r.rank as f64),
+                Cell::Text(r.unit.clone()),
+                Cell::Text(r.name.clone()),
+                Cell::Number(f64::from(r.score)),
+                Cell::Number(f64::from(r.max_score)),
+                Cell::Number(r.met as f64),
+                Cell::Number(r.indicators as f64),
+                Cell::Text(
+                    ReviewState::parse(r.review_state)
+                        .map_or(r.review_state, ReviewState::label_zh)
+                        .to_string(),
+                ),
+                Cell::Text(if r.award { "是" } else { "" }.to_string()),
+            ]
+        })
+        .collect();
+    let sheet = format!("{year}年考评排名");
+    xlsx_table(&sheet, &headers, &cells).map_err(AppError::Internal)
 }
 
 /// Competition ranking by score: equal scores share a rank.

@@ -187,7 +187,11 @@ impl App {
     }
 
     /// A unit the caller may read.
-    async fn readable_unit(&self, caller: &Caller, code_text: &str) -> Result<Unit, AppError> {
+    pub(crate) async fn readable_unit(
+        &self,
+        caller: &Caller,
+        code_text: &str,
+    ) -> Result<Unit, AppError> {
         let code = DivisionCode::parse(code_text)
             .map_err(|e| AppError::BadRequest(format!("单位代码无效：{e}")))?;
         let unit = self

@@ -240,6 +240,10 @@ impl SqlStore {
     }
 }
 
+fn parse_state(text: &str) -> Result<ReviewState, StoreError> {
+    ReviewState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("review state {text}")))
+}
+
 fn year_of(row: &sqlx::any::AnyRow) -> Result<i16, StoreError> {
     let year: i64 = row.try_get("year")?;
     i16::try_from(year).map_err(|_| StoreError::Corrupt(format!("year {year}")))
@@ -528,11 +532,7 @@ impl EvaluationStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let state: String = row.try_get("state")?;
-                Ok((
-                    code_of(row, "unit_code")?,
-                    ReviewState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("review state {state}")))?,
-                ))
+                Ok((code_of(row, "unit_code")?, parse_state(&state)?))
             })
             .collect()
     }
@@ -553,9 +553,7 @@ impl EvaluationStore for SqlStore {
         rows.iter()
             .map(|row| {
                 let state = |column: &str| -> Result<ReviewState, StoreError> {
-                    let text: String = row.try_get(column)?;
-                    ReviewState::parse(&text)
-                        .ok_or_else(|| StoreError::Corrupt(format!("review state {text}")))
+                    parse_state(&row.try_get::<String, _>(column)?)
                 };
                 Ok(ReviewEvent {
                     action: row.try_get("action")?,
@@ -642,10 +640,6 @@ async fn review_state_in(
         .await?;
     match row {
         None => Ok(ReviewState::Draft),
-        Some(row) => {
-            let state: String = row.try_get("state")?;
-            ReviewState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("review state {state}")))
-        }
+        Some(row) => parse_state(&row.try_get::<String, _>("state")?),
     }
 }

@@ -249,13 +249,13 @@ pub async fn rankings(
     Path((code, year)): Path<(String, i16)>,
     Query(query): Query<RankingQuery>,
 ) -> Result<Response, WebError> {
-    let (unit, rows) = state
-        .app
-        .rankings(&session.caller, &code, year)
-        .await
-        .map_err(WebError::Api)?;
     match query.format.as_deref() {
         None | Some("json") => {
+            let (_, rows) = state
+                .app
+                .rankings(&session.caller, &code, year)
+                .await
+                .map_err(WebError::Api)?;
             let awards = rows.iter().filter(|r| r.award).cloned().collect();
             Ok(Json(RankingJson {
                 items: rows,
@@ -264,15 +264,12 @@ pub async fn rankings(
             .into_response())
         }
         Some("xlsx") => {
-            let bytes = state
+            let file = state
                 .app
-                .rankings_xlsx(year, &rows)
+                .rankings_file(&session.caller, &code, year)
+                .await
                 .map_err(WebError::Api)?;
-            Ok(xlsx_response(
-                bytes,
-                &format!("rankings-{}-{year}.xlsx", unit.code),
-                &format!("{}{year}年考评排名.xlsx", unit.name),
-            ))
+            Ok(xlsx_response(file))
         }
         Some(_) => Err(WebError::Api(AppError::BadRequest(
             "format 应为 json 或 xlsx".into(),
@@ -280,7 +277,8 @@ pub async fn rankings(
     }
 }
 
-pub(crate) fn xlsx_response(bytes: Vec<u8>, ascii_name: &str, name: &str) -> Response {
+/// A spreadsheet download: (ASCII file name, file name, bytes).
+pub(crate) fn xlsx_response((ascii_name, name, bytes): (String, String, Vec<u8>)) -> Response {
     (
         [
             (
@@ -291,7 +289,7 @@ pub(crate) fn xlsx_response(bytes: Vec<u8>, ascii_name: &str, name: &str) -> Res
             ),
             (
                 header::CONTENT_DISPOSITION,
-                crate::download::attachment(ascii_name, name),
+                crate::download::attachment(&ascii_name, &name),
             ),
         ],
         bytes,

@@ -330,20 +330,12 @@ pub async fn rankings_export(
     PageSession(session): PageSession,
     Path((code, year)): Path<(String, i16)>,
 ) -> Result<Response, WebError> {
-    let (unit, rows) = state
+    let file = state
         .app
-        .rankings(&session.caller, &code, year)
+        .rankings_file(&session.caller, &code, year)
         .await
         .map_err(WebError::Page)?;
-    let bytes = state
-        .app
-        .rankings_xlsx(year, &rows)
-        .map_err(WebError::Page)?;
-    Ok(crate::api::evaluations::xlsx_response(
-        bytes,
-        &format!("rankings-{}-{year}.xlsx", unit.code),
-        &format!("{}{year}年考评排名.xlsx", unit.name),
-    ))
+    Ok(crate::api::evaluations::xlsx_response(file))
 }
 
 /// `/units/{code}/evaluations` and `/units/{code}/rankings` open this year's page.
