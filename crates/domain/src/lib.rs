@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod numerals;
 pub mod ratio;
 pub mod records;
+pub mod reports;
 pub mod standard;
 pub mod surveys;
 pub mod text;

@@ -251,7 +251,7 @@ fn year_of(row: &sqlx::any::AnyRow) -> Result<i16, StoreError> {
 
 /// `unit_code = $1` for a community, or the subtree column of a higher unit, on table alias
 /// `u` (units) joined by code.
-fn unit_clause(unit: &DivisionCode, column_of_table: &str) -> String {
+pub(crate) fn unit_clause(unit: &DivisionCode, column_of_table: &str) -> String {
     if unit.level() == shequ_domain::Level::Committee {
         format!("{column_of_table} = $1")
     } else {

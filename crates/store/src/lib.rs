@@ -11,6 +11,7 @@ mod error;
 mod evaluation;
 mod migrations;
 mod records;
+mod reports;
 mod sql;
 mod surveys;
 pub mod testing;
@@ -30,6 +31,7 @@ pub use records::{
     NewFile, RecordChange, RecordCursor, RecordFilter, RecordIdentity, RecordStore, RecordWrite,
     StoredFile, StoredRecord, YearState,
 };
+pub use reports::{DeadlineSetting, NewSubmission, ReportStore, SubmittedReport};
 pub use sql::{Backend, SqlStore};
 pub use surveys::{CastOutcome, CodeCounts, NewSurvey, StoredSurvey, SurveyStore};
 
@@ -196,7 +198,9 @@ pub trait AccountStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: AccountStore + RecordStore + SurveyStore + EvaluationStore + Send + Sync {
+pub trait Store:
+    AccountStore + RecordStore + SurveyStore + EvaluationStore + ReportStore + Send + Sync
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; refuses a database newer than this program.

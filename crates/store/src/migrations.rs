@@ -49,6 +49,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_evaluation.sql"),
         postgres: include_str!("../migrations/postgres/0006_evaluation.sql"),
     },
+    Migration {
+        version: 7,
+        name: "reports",
+        sqlite: include_str!("../migrations/sqlite/0007_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0007_reports.sql"),
+    },
 ];
 
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -8,8 +8,8 @@ use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_imp
 use shequ_store::testing::TestDatabase;
 use shequ_store::{
     AuditEntry, CastOutcome, EvaluationStore, GroupMembership, NewFile, NewSurvey, RecordChange,
-    RecordCursor, RecordFilter, RecordStore, RecordWrite, SaveOutcome, SqlStore, Store, StoreError,
-    SurveyStore, UnitQuery,
+    RecordCursor, RecordFilter, RecordStore, RecordWrite, ReportStore, SaveOutcome, SqlStore,
+    Store, StoreError, SurveyStore, UnitQuery,
 };
 
 fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
@@ -899,6 +899,8 @@ async fn aggregate_counts_follow_every_write(store: SqlStore) {
         .unwrap();
     let f = facts_of(&store, a).await;
     assert_eq!(f.get(&facts::service_item(59)), Some(&2));
+    assert_eq!(f.get(&facts::service_month_item(3, 59)), Some(&2));
+    assert_eq!(f.get(&facts::people_month_item(3, 59)), Some(&15));
     assert_eq!(f.get(&facts::activity_month("季度服务周", 4)), Some(&1));
     assert_eq!(f.get(facts::MEDIA_LINKS), Some(&1));
     // A change moves the count; a delete takes it away and leaves no zero rows.
@@ -953,7 +955,9 @@ async fn aggregate_counts_follow_every_write(store: SqlStore) {
         .apply_record_changes(&[RecordChange::Delete { id: ids[2] }], &[], "worker", &[])
         .await
         .unwrap();
-    assert_eq!(facts_of(&store, a).await.len(), 1);
+    let left = facts_of(&store, a).await;
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.keys().all(|k| k.contains("59")), "{left:?}");
 }
 
 async fn is_locked(store: &SqlStore, a: &DivisionCode) -> bool {
@@ -1081,6 +1085,155 @@ async fn review_steps_lock_and_refuse_stale_states(store: SqlStore) {
     );
 }
 
+async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStore) {
+    use shequ_store::{DeadlineSetting, NewSubmission};
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = code("230102001001");
+    let b = code("230102001002");
+    let farm = code("230103500400");
+    let submit =
+        |unit: &'static DivisionCode, month: i8, at: &'static str, snapshot: &'static str| {
+            let store = &store;
+            async move {
+                store
+                    .submit_report(
+                        &NewSubmission {
+                            unit,
+                            year: 2010,
+                            month,
+                            at,
+                            on: at[..10].parse().unwrap(),
+                            by: "worker",
+                            snapshot,
+                        },
+                        &audit("report.submit", Some(unit.as_str())),
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+    let a: &'static DivisionCode = Box::leak(Box::new(a));
+    let b: &'static DivisionCode = Box::leak(Box::new(b));
+    let farm: &'static DivisionCode = Box::leak(Box::new(farm));
+    let first = submit(a, 3, "2010-04-03T01:00:00Z", "{\"v\":1}").await;
+    assert_eq!(
+        (first.submissions, first.snapshot.as_str()),
+        (1, "{\"v\":1}")
+    );
+    let again = submit(a, 3, "2010-04-09T01:00:00Z", "{\"v\":2}").await;
+    assert_eq!(again.submissions, 2);
+    assert_eq!(again.first_submitted_at, "2010-04-03T01:00:00Z");
+    assert_eq!(again.first_submitted_on, "2010-04-03".parse().unwrap());
+    assert_eq!(again.submitted_at, "2010-04-09T01:00:00Z");
+    assert_eq!(again.snapshot, "{\"v\":2}");
+    submit(b, 4, "2010-05-01T01:00:00Z", "{}").await;
+    submit(farm, 3, "2010-04-01T01:00:00Z", "{}").await;
+    let street = store
+        .submitted_reports(&code("230102001"), 2010, 1, 3)
+        .await
+        .unwrap();
+    assert_eq!(street.len(), 1, "{street:?}");
+    assert_eq!(street[0].unit, *a);
+    let province_q2 = store
+        .submitted_reports(&code("23"), 2010, 4, 6)
+        .await
+        .unwrap();
+    assert_eq!(
+        province_q2
+            .iter()
+            .map(|r| r.unit.clone())
+            .collect::<Vec<_>>(),
+        vec![b.clone()]
+    );
+    let county = store
+        .submitted_reports(&code("230103"), 2010, 1, 12)
+        .await
+        .unwrap();
+    assert_eq!(county.len(), 1);
+    assert_eq!(county[0].unit, *farm);
+    // Two submissions, two audit lines.
+    let audited = store
+        .audit_entries(Some(&code("230102001001")), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        audited
+            .iter()
+            .filter(|e| e.entry.action == "report.submit")
+            .count(),
+        2
+    );
+
+    let setting = |unit: &str, month: i8, day: i8| DeadlineSetting {
+        unit: code(unit),
+        year: 2010,
+        month,
+        day,
+        set_by: "officer".into(),
+        set_at: "2010-03-01T00:00:00Z".into(),
+    };
+    store
+        .set_deadline(&setting("23", 3, 10), &audit("report.deadline", Some("23")))
+        .await
+        .unwrap();
+    store
+        .set_deadline(
+            &setting("230102", 3, 6),
+            &audit("report.deadline", Some("230102")),
+        )
+        .await
+        .unwrap();
+    store
+        .set_deadline(
+            &setting("230102", 3, 7),
+            &audit("report.deadline", Some("230102")),
+        )
+        .await
+        .unwrap();
+    let all = store.deadlines(2010).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|d| (d.unit.as_str().to_string(), d.month, d.day))
+            .collect::<Vec<_>>(),
+        vec![("23".to_string(), 3, 10), ("230102".to_string(), 3, 7)]
+    );
+    assert!(
+        store
+            .clear_deadline(&code("230102"), 2010, 3, &audit("report.deadline", None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .clear_deadline(&code("230102"), 2010, 3, &audit("report.deadline", None))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.deadlines(2010).await.unwrap().len(), 1);
+    assert!(store.deadlines(2011).await.unwrap().is_empty());
+    // A submission for a unit not in the tree is refused and writes nothing.
+    let unknown: &'static DivisionCode = Box::leak(Box::new(code("239999999999")));
+    let refused = store
+        .submit_report(
+            &NewSubmission {
+                unit: unknown,
+                year: 2010,
+                month: 3,
+                at: "2010-04-01T00:00:00Z",
+                on: "2010-04-01".parse().unwrap(),
+                by: "x",
+                snapshot: "{}",
+            },
+            &audit("report.submit", None),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::UnknownUnit(_))),
+        "{refused:?}"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1125,6 +1278,7 @@ on_both_backends!(
     a_ballot_cannot_be_traced_to_its_code,
     aggregate_counts_follow_every_write,
     review_steps_lock_and_refuse_stale_states,
+    reports_keep_the_first_submission_and_deadlines_per_unit,
 );
 
 #[test]

@@ -7,7 +7,7 @@ use crate::records::{RecordData, RecordKind};
 
 /// Changes whenever what a record contributes changes; the store rebuilds every count when the
 /// version it built them with differs.
-pub const FACTS_VERSION: &str = "1";
+pub const FACTS_VERSION: &str = "2";
 
 pub fn activity_month(activity_type: &str, month: i8) -> String {
     format!("activity:{activity_type}:m{month}")
@@ -19,6 +19,40 @@ pub fn activity_group(activity_type: &str, group: &str) -> String {
 
 pub fn service_item(item: i64) -> String {
     format!("service:item:{item}")
+}
+
+/// Service records of an item in a month: monthly reports count records and items covered
+/// from these.
+pub fn service_month_item(month: i8, item: i64) -> String {
+    format!("service:m{month}:item:{item}")
+}
+
+/// People served by an item's records in a month.
+pub fn people_month_item(month: i8, item: i64) -> String {
+    format!("people:m{month}:item:{item}")
+}
+
+fn month_item(fact: &str, prefix: &str) -> Option<(i8, u32)> {
+    let rest = fact.strip_prefix(prefix)?;
+    let (month, item) = rest.split_once(":item:")?;
+    let month: i8 = month.parse().ok()?;
+    Some((month, item.parse().ok()?)).filter(|_| (1..=12).contains(&month))
+}
+
+pub fn parse_service_month_item(fact: &str) -> Option<(i8, u32)> {
+    month_item(fact, "service:m")
+}
+
+pub fn parse_people_month_item(fact: &str) -> Option<(i8, u32)> {
+    month_item(fact, "people:m")
+}
+
+/// The activity type and month of an [`activity_month`] count.
+pub fn parse_activity_month(fact: &str) -> Option<(&str, i8)> {
+    let (kind, month) = fact.strip_prefix("activity:")?.rsplit_once(":m")?;
+    let month: i8 = month.parse().ok()?;
+    (crate::records::ACTIVITY_TYPES.contains(&kind) && (1..=12).contains(&month))
+        .then_some((kind, month))
 }
 
 pub fn incident(incident_type: &str) -> String {
@@ -57,6 +91,13 @@ pub fn record_facts(data: &RecordData) -> Vec<(String, i64)> {
         RecordKind::Services => {
             if let Some(item) = data.int("item") {
                 facts.push((service_item(item), 1));
+                if let Some(month) = data.month() {
+                    facts.push((service_month_item(month, item), 1));
+                    let people = data.int("people").unwrap_or(0);
+                    if people > 0 {
+                        facts.push((people_month_item(month, item), people));
+                    }
+                }
             }
         }
         RecordKind::Mediation => {
@@ -141,6 +182,41 @@ mod tests {
                 (MEDIATION_RECEIVED.to_string(), 1),
                 (MEDIATION_MEDIATED.to_string(), 1)
             ]
+        );
+        let service = record(
+            RecordKind::Services,
+            &[
+                ("unit", "230102001001"),
+                ("date", "2010-11-30"),
+                ("item", "59"),
+                ("people", "12"),
+                ("mode", "上门服务"),
+                ("provider", "志愿者"),
+            ],
+        );
+        let counts = record_facts(&service);
+        assert_eq!(
+            counts,
+            vec![
+                ("service:item:59".to_string(), 1),
+                ("service:m11:item:59".to_string(), 1),
+                ("people:m11:item:59".to_string(), 12),
+            ]
+        );
+        assert_eq!(parse_service_month_item(&counts[1].0), Some((11, 59)));
+        assert_eq!(parse_people_month_item(&counts[2].0), Some((11, 59)));
+        assert_eq!(parse_service_month_item("service:item:59"), None);
+        assert_eq!(
+            parse_activity_month("activity:居民小组志愿活动:m4"),
+            Some(("居民小组志愿活动", 4))
+        );
+        assert_eq!(
+            parse_activity_month("activity:居民小组志愿活动:group:一组"),
+            None
+        );
+        assert_eq!(
+            parse_activity_month("activity:居民小组志愿活动:group:x:m4"),
+            None
         );
         assert_eq!(
             file_facts(&activity, "image/jpeg"),
