@@ -28,6 +28,8 @@ pub struct CommunityEvaluation {
     pub unit: Unit,
     pub evaluation: Evaluation,
     pub review_state: ReviewState,
+    /// Each survey kind as the evaluation counts it.
+    pub surveys: Vec<(SurveyKind, SurveyInput)>,
 }
 
 impl CommunityEvaluation {
@@ -130,7 +132,7 @@ pub struct RankRow {
     pub award: bool,
 }
 
-fn check_year(year: i16) -> Result<(), AppError> {
+pub(crate) fn check_year(year: i16) -> Result<(), AppError> {
     if (2000..=2100).contains(&year) {
         Ok(())
     } else {
@@ -222,7 +224,7 @@ impl App {
         Ok((unit, results))
     }
 
-    async fn evaluate_within(
+    pub(crate) async fn evaluate_within(
         &self,
         unit: &Unit,
         year: i16,
@@ -343,12 +345,18 @@ impl App {
         Ok(communities
             .into_iter()
             .map(|u| {
-                let evaluation = evaluate(&standard, &inputs[&u.code]);
+                let input = &inputs[&u.code];
+                let evaluation = evaluate(&standard, input);
                 let review_state = states.get(&u.code).copied().unwrap_or(ReviewState::Draft);
                 CommunityEvaluation {
                     unit: u,
                     evaluation,
                     review_state,
+                    surveys: input
+                        .surveys
+                        .iter()
+                        .map(|(k, v)| (*k, v.clone()))
+                        .collect(),
                 }
             })
             .collect())

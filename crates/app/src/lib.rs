@@ -8,6 +8,7 @@ mod caller;
 mod error;
 mod evaluation;
 mod records;
+mod reports;
 mod search;
 mod surveys;
 mod tree;
@@ -33,6 +34,10 @@ pub use jiff::civil::Date;
 pub use records::{
     ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,
     RecordView, StartYearSummary, YearOverview, record_template,
+};
+pub use reports::{
+    Basis, Bulletin, BulletinTable, CommunityPeriod, CompletenessReport, MonthStatus, PeriodView,
+    ProgressReport, ReportStatus, Rollup, SubmissionReport,
 };
 pub use shequ_domain as domain;
 pub use shequ_interchange::records::{ExportFormat, RowError};

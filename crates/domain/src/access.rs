@@ -159,6 +159,25 @@ pub fn may_assess(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
     }
 }
 
+/// May the actor set when the month reports of the communities below the unit with this path
+/// are due? Officers for their own unit and those below it; the province everywhere. (Whether
+/// the unit is above the communities is the caller's check.)
+pub fn may_set_deadlines(actor: &Actor, unit_path: &[DivisionCode]) -> bool {
+    match actor {
+        Actor::Operator { .. }
+        | Actor::User {
+            role: Role::ProvinceAdmin,
+            ..
+        } => true,
+        Actor::User {
+            role: Role::Officer,
+            scope,
+            ..
+        } => covers(scope, unit_path),
+        Actor::User { .. } => false,
+    }
+}
+
 /// The level at which a user takes review steps for the community with this path: its own
 /// workers submit; an officer reviews at the level of its scope unit; a province admin at the
 /// province. None for everyone else (and for the operator, who acts at whichever step is due).
@@ -331,6 +350,19 @@ mod tests {
     }
 
     const COMMUNITY: [&str; 5] = ["23", "2301", "230102", "230102001", "230102001001"];
+
+    #[test]
+    fn deadlines_are_set_by_officers_for_their_units() {
+        let county = path(&["23", "2301", "230102"]);
+        assert!(may_set_deadlines(&user(Role::Officer, "230102"), &county));
+        assert!(may_set_deadlines(&user(Role::Officer, "2301"), &county));
+        assert!(!may_set_deadlines(&user(Role::Officer, "230103"), &county));
+        assert!(!may_set_deadlines(&user(Role::Officer, "230102001"), &county));
+        assert!(!may_set_deadlines(&user(Role::Viewer, "23"), &county));
+        assert!(!may_set_deadlines(&user(Role::Evaluator, "230102"), &county));
+        assert!(!may_set_deadlines(&user(Role::CommunityWorker, "230102"), &county));
+        assert!(may_set_deadlines(&user(Role::ProvinceAdmin, "23"), &county));
+    }
 
     #[test]
     fn reading_follows_the_scope() {

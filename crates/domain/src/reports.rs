@@ -310,9 +310,43 @@ impl RecordFigures {
         }
     }
 
+    /// One community's months combined in month order: records, people served and activities
+    /// are summed; items covered so far this year are those of the latest month.
+    pub fn over_months<'a>(
+        standard: &Standard,
+        months: impl IntoIterator<Item = &'a RecordFigures>,
+    ) -> RecordFigures {
+        let mut out = RecordFigures::zero(standard);
+        for month in months {
+            out.add(month);
+            out.services.items_covered = month.services.items_covered;
+            out.services.items_possible = month.services.items_possible;
+            for c in &mut out.services.by_category {
+                if let Some(m) = month
+                    .services
+                    .by_category
+                    .iter()
+                    .find(|m| m.category == c.category)
+                {
+                    c.items_covered = m.items_covered;
+                    c.items_possible = m.items_possible;
+                }
+            }
+        }
+        out
+    }
+
     pub fn coverage_display(&self) -> String {
         percent_display(self.services.items_covered, self.services.items_possible)
     }
+}
+
+/// A community month's report as submitted: its record figures and its evaluation preview
+/// at that moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub figures: RecordFigures,
+    pub evaluation: EvaluationProgress,
 }
 
 /// Reporting completeness over community-months: each community expected in a month is one
@@ -462,7 +496,73 @@ mod tests {
         ));
     }
 
+    fn standard() -> Standard {
+        Standard::from_toml(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../data/standards/hlj-2010.toml"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_month_is_read_from_the_counts() {
+        let standard = standard();
+        let counts: BTreeMap<String, i64> = [
+            (facts::service_month_item(1, 1), 2),
+            (facts::people_month_item(1, 1), 7),
+            (facts::service_month_item(3, 1), 1),
+            (facts::people_month_item(3, 1), 4),
+            (facts::service_month_item(3, 100), 5),
+            (facts::people_month_item(3, 100), 9),
+            (facts::service_month_item(4, 2), 1),
+            (facts::service_item(1), 3),
+            (facts::activity_month("健康讲座", 3), 2),
+            (facts::activity_month("健康讲座", 4), 1),
+            (facts::activity_group("健康讲座", "一组"), 2),
+        ]
+        .into_iter()
+        .collect();
+        let march = RecordFigures::of_community(&standard, &counts, 3, 3);
+        assert_eq!(march.services.records, 6);
+        assert_eq!(march.services.people_served, 13);
+        // Items 1 (January and March) and 100 so far; April's item 2 not yet.
+        assert_eq!(march.services.items_covered, 2);
+        assert_eq!(march.services.items_possible, 100);
+        assert_eq!(march.activities.total, 2);
+        assert_eq!(march.activities.by_type["健康讲座"], 2);
+        assert_eq!(march.activities.by_type.len(), ACTIVITY_TYPES.len());
+        let first = &march.services.by_category[0];
+        assert_eq!((first.records, first.people_served, first.items_covered), (1, 4, 1));
+        let q1 = RecordFigures::of_community(&standard, &counts, 1, 3);
+        assert_eq!((q1.services.records, q1.services.people_served), (8, 20));
+        let months: Vec<RecordFigures> = (1..=3)
+            .map(|m| RecordFigures::of_community(&standard, &counts, m, m))
+            .collect();
+        assert_eq!(RecordFigures::over_months(&standard, &months), q1);
+    }
+
     proptest! {
+        #[test]
+        fn sums_are_the_sums_of_their_parts(parts in proptest::collection::vec((1i8..=12, 1i64..=100, 0i64..50, 0i64..500), 0..40)) {
+            let standard = standard();
+            let mut total = RecordFigures::zero(&standard);
+            let (mut records, mut people) = (0, 0);
+            for (month, item, n, p) in &parts {
+                let counts: BTreeMap<String, i64> = [
+                    (facts::service_month_item(*month, *item), *n),
+                    (facts::people_month_item(*month, *item), *p),
+                ].into_iter().collect();
+                total.add(&RecordFigures::of_community(&standard, &counts, 1, 12));
+                records += n;
+                people += p;
+            }
+            prop_assert_eq!(total.services.records, records);
+            prop_assert_eq!(total.services.people_served, people);
+            prop_assert_eq!(total.services.by_category.iter().map(|c| c.records).sum::<i64>(), records);
+            prop_assert_eq!(total.services.items_possible, 100 * parts.len() as i64);
+            prop_assert!(total.services.items_covered <= total.services.items_possible);
+        }
+
         #[test]
         fn periods_round_trip(year in 2000i16..=2100, m in 1i8..=12, q in 1i8..=4) {
             for p in [Period::Month { year, month: m }, Period::Quarter { year, quarter: q }, Period::Year(year)] {

@@ -49,16 +49,43 @@ pub fn xlsx_table(
     headers: &[&str],
     rows: &[Vec<Cell>],
 ) -> Result<Vec<u8>, String> {
+    xlsx_workbook(&[Sheet {
+        name: sheet_name,
+        headers,
+        rows,
+    }])
+}
+
+/// One worksheet of a workbook.
+pub struct Sheet<'a> {
+    pub name: &'a str,
+    pub headers: &'a [&'a str],
+    pub rows: &'a [Vec<Cell>],
+}
+
+/// A workbook of several tables, one per worksheet, each written as [`xlsx_table`] writes one.
+pub fn xlsx_workbook(sheets: &[Sheet<'_>]) -> Result<Vec<u8>, String> {
     let error = |e: rust_xlsxwriter::XlsxError| format!("xlsx 写入失败：{e}");
     let mut workbook = rust_xlsxwriter::Workbook::new();
+    for table in sheets {
+        write_sheet(&mut workbook, table).map_err(error)?;
+    }
+    workbook.save_to_buffer().map_err(error)
+}
+
+fn write_sheet(
+    workbook: &mut rust_xlsxwriter::Workbook,
+    table: &Sheet<'_>,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    let (sheet_name, headers, rows) = (table.name, table.headers, table.rows);
     let sheet = workbook.add_worksheet();
-    sheet.set_name(sheet_name).map_err(error)?;
+    sheet.set_name(sheet_name)?;
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for (col, header) in headers.iter().enumerate() {
         let col = col as u16;
         sheet
             .write_string_with_format(0, col, *header, &bold)
-            .map_err(error)?;
+            ?;
         let widest = rows
             .iter()
             .filter_map(|r| match r.get(usize::from(col)) {
@@ -71,7 +98,7 @@ pub fn xlsx_table(
             .min(60);
         sheet
             .set_column_width(col, (widest * 2 + 2) as f64)
-            .map_err(error)?;
+            ?;
     }
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
@@ -81,11 +108,11 @@ pub fn xlsx_table(
                 Cell::Text(t) => sheet.write_string(r, col, t),
                 Cell::Number(n) => sheet.write_number(r, col, *n),
             }
-            .map_err(error)?;
+            ?;
         }
     }
-    sheet.set_freeze_panes(1, 0).map_err(error)?;
-    workbook.save_to_buffer().map_err(error)
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(())
 }
 
 #[cfg(test)]

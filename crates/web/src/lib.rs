@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod charts;
 mod download;
 mod error;
 mod state;

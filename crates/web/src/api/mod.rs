@@ -6,11 +6,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 mod accounts;
 pub(crate) mod evaluations;
 pub(crate) mod records;
+mod reports;
 mod surveys;
 use serde::{Deserialize, Serialize};
 use shequ_app::UnitView;
@@ -112,6 +113,15 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/units/{code}/rankings/{year}",
             get(evaluations::rankings),
         )
+        .route("/api/v1/units/{code}/reports/{period}", get(reports::report))
+        .route(
+            "/api/v1/units/{code}/reports/{period}/submit",
+            post(reports::submit),
+        )
+        .route(
+            "/api/v1/units/{code}/report-deadlines/{period}",
+            put(reports::set_deadline).delete(reports::clear_deadline),
+        )
 }
 
 #[derive(OpenApi)]
@@ -160,7 +170,11 @@ pub fn routes() -> Router<AppState> {
         evaluations::inspection,
         evaluations::set_override,
         evaluations::clear_override,
-        evaluations::rankings
+        evaluations::rankings,
+        reports::report,
+        reports::submit,
+        reports::set_deadline,
+        reports::clear_deadline
     ),
     components(schemas(
         ErrorBody,
@@ -215,7 +229,13 @@ pub fn routes() -> Router<AppState> {
         evaluations::InspectionBody,
         evaluations::MessageJson,
         evaluations::OverrideBody,
-        evaluations::RankingJson
+        evaluations::RankingJson,
+        reports::SubmittedJson,
+        reports::DeadlineBody,
+        reports::DeadlineJson,
+        shequ_app::ProgressReport,
+        shequ_app::CompletenessReport,
+        shequ_app::SubmissionReport
     ))
 )]
 struct ApiDoc;
