@@ -352,11 +352,7 @@ impl App {
                     unit: u,
                     evaluation,
                     review_state,
-                    surveys: input
-                        .surveys
-                        .iter()
-                        .map(|(k, v)| (*k, v.clone()))
-                        .collect(),
+                    surveys: input.surveys.iter().map(|(k, v)| (*k, v.clone())).collect(),
                 }
             })
             .collect())
@@ -395,7 +391,7 @@ impl App {
         })
     }
 
-    fn chain_of(&self, unit: &Unit) -> Result<ReviewChain, AppError> {
+    pub(crate) fn chain_of(&self, unit: &Unit) -> Result<ReviewChain, AppError> {
         ReviewChain::new(unit.ancestors.codes().map(DivisionCode::level)).ok_or_else(|| {
             AppError::BadRequest(format!("{}不在任何省级单位之下，无法逐级审核", unit.name))
         })
@@ -777,7 +773,8 @@ pub fn rank(results: &[CommunityEvaluation]) -> Vec<RankRow> {
 }
 
 /// An instant as people read it: the date and minute in China.
-fn short_time(at: &str) -> String {
+/// An RFC 3339 instant as a minute in 北京时间, as pages show times.
+pub fn short_time(at: &str) -> String {
     at.parse::<jiff::Timestamp>()
         .map(|t| {
             t.to_zoned_datetime(crate::shanghai())

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod bundled;
 mod caller;
+mod dashboard;
 mod error;
 mod evaluation;
 mod records;
@@ -26,9 +27,10 @@ pub use accounts::{
 pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;
+pub use dashboard::{Dashboard, Todo};
 pub use error::AppError;
 pub use evaluation::{
-    CommunityEvaluation, EvaluationReport, IndicatorReport, RankRow, ReviewView, rank,
+    CommunityEvaluation, EvaluationReport, IndicatorReport, RankRow, ReviewView, rank, short_time,
 };
 pub use jiff::civil::Date;
 pub use records::{
@@ -40,6 +42,7 @@ pub use reports::{
     ProgressReport, ReportStatus, Rollup, SubmissionReport,
 };
 pub use shequ_domain as domain;
+pub use shequ_interchange::export::Cell;
 pub use shequ_interchange::records::{ExportFormat, RowError};
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{

@@ -181,6 +181,8 @@ pub struct CommunityPeriod {
     pub completeness: Completeness,
     pub changed: i64,
     pub evaluation: EvaluationProgress,
+    /// The year's evaluation as it stands (the source of `evaluation`).
+    pub evaluated: CommunityEvaluation,
 }
 
 /// The evaluation preview of one community as reports count it.
@@ -243,7 +245,12 @@ impl Rollup {
         decimal_display(self.figures.activities.total, self.communities)
     }
 
-    fn report(&self, period: Period, basis: Basis, submission: Option<SubmissionReport>) -> ProgressReport {
+    fn report(
+        &self,
+        period: Period,
+        basis: Basis,
+        submission: Option<SubmissionReport>,
+    ) -> ProgressReport {
         ProgressReport {
             unit: self.unit.code.as_str().to_string(),
             name: self.unit.name.clone(),
@@ -304,8 +311,14 @@ impl PeriodView {
 /// Orders two roll-ups by item coverage, best first, comparing the fractions exactly; ties
 /// by activities per community, then code.
 fn by_coverage(a: &Rollup, b: &Rollup) -> std::cmp::Ordering {
-    let (an, ad) = (a.figures.services.items_covered, a.figures.services.items_possible);
-    let (bn, bd) = (b.figures.services.items_covered, b.figures.services.items_possible);
+    let (an, ad) = (
+        a.figures.services.items_covered,
+        a.figures.services.items_possible,
+    );
+    let (bn, bd) = (
+        b.figures.services.items_covered,
+        b.figures.services.items_possible,
+    );
     let left = i128::from(bn) * i128::from(ad.max(1));
     let right = i128::from(an) * i128::from(bd.max(1));
     left.cmp(&right)
@@ -357,7 +370,10 @@ impl Bulletin {
             .collect();
         ranked.sort_by(by_coverage);
         let named = NAMED_UNITS.min(ranked.len() / 2);
-        let best = ranked[..named].iter().map(|r| r.unit.name.clone()).collect();
+        let best = ranked[..named]
+            .iter()
+            .map(|r| r.unit.name.clone())
+            .collect();
         let lagging = ranked[ranked.len() - named..]
             .iter()
             .rev()
@@ -396,7 +412,10 @@ fn bulletin_tables(view: &PeriodView, ranked: &[Rollup]) -> Vec<BulletinTable> {
             vec![text("服务记录数"), number(s.records)],
             vec![text("服务人次"), number(s.people_served)],
             vec![text("已开展服务项目（社区×项目）"), number(s.items_covered)],
-            vec![text("应开展服务项目（社区×项目）"), number(s.items_possible)],
+            vec![
+                text("应开展服务项目（社区×项目）"),
+                number(s.items_possible),
+            ],
             vec![text("服务项目覆盖率"), text(t.figures.coverage_display())],
             vec![text("开展活动次数"), number(t.figures.activities.total)],
             vec![text("社区平均活动次数"), text(t.activities_per_community())],
@@ -445,7 +464,14 @@ fn bulletin_tables(view: &PeriodView, ranked: &[Rollup]) -> Vec<BulletinTable> {
     };
     let categories = BulletinTable {
         title: "分类服务情况".into(),
-        headers: vec!["类别", "服务记录数", "服务人次", "已开展项目", "应开展项目", "覆盖率"],
+        headers: vec![
+            "类别",
+            "服务记录数",
+            "服务人次",
+            "已开展项目",
+            "应开展项目",
+            "覆盖率",
+        ],
         rows: s
             .by_category
             .iter()
@@ -553,7 +579,7 @@ impl App {
         self.period_view(unit, period, basis).await
     }
 
-    async fn period_view(
+    pub(crate) async fn period_view(
         &self,
         unit: Unit,
         period: Period,
@@ -655,6 +681,7 @@ impl App {
                 completeness,
                 changed,
                 evaluation: progress_of(e),
+                evaluated: e.clone(),
             });
         }
         let mut children: Vec<Rollup> = if unit.level == Level::Committee {
@@ -683,8 +710,11 @@ impl App {
                 children[i].add(c);
             }
         }
-        // Children with no community open in the period (closed before it) are left out.
-        children.retain(|c| c.communities > 0 || c.unit.closed_on.is_none());
+        // A community child not open in the period is left out, as is a closed higher unit
+        // with nothing counted.
+        children.retain(|c| {
+            c.communities > 0 || (c.unit.level != Level::Committee && c.unit.closed_on.is_none())
+        });
         Ok(PeriodView {
             period,
             basis,
@@ -817,9 +847,8 @@ impl App {
     ) -> Result<jiff::civil::Date, AppError> {
         let (year, month) = month_period(month_text)?;
         let unit = self.deadline_unit(caller, code_text).await?;
-        let day = i8::try_from(day).map_err(|_| {
-            AppError::BadRequest(format!("截止日 {day} 无效：应为次月的某一天"))
-        })?;
+        let day = i8::try_from(day)
+            .map_err(|_| AppError::BadRequest(format!("截止日 {day} 无效：应为次月的某一天")))?;
         let due = due_on(year, month, day).map_err(AppError::BadRequest)?;
         let days: HashMap<(DivisionCode, i8), i8> = self
             .store

@@ -357,10 +357,19 @@ mod tests {
         assert!(may_set_deadlines(&user(Role::Officer, "230102"), &county));
         assert!(may_set_deadlines(&user(Role::Officer, "2301"), &county));
         assert!(!may_set_deadlines(&user(Role::Officer, "230103"), &county));
-        assert!(!may_set_deadlines(&user(Role::Officer, "230102001"), &county));
+        assert!(!may_set_deadlines(
+            &user(Role::Officer, "230102001"),
+            &county
+        ));
         assert!(!may_set_deadlines(&user(Role::Viewer, "23"), &county));
-        assert!(!may_set_deadlines(&user(Role::Evaluator, "230102"), &county));
-        assert!(!may_set_deadlines(&user(Role::CommunityWorker, "230102"), &county));
+        assert!(!may_set_deadlines(
+            &user(Role::Evaluator, "230102"),
+            &county
+        ));
+        assert!(!may_set_deadlines(
+            &user(Role::CommunityWorker, "230102"),
+            &county
+        ));
         assert!(may_set_deadlines(&user(Role::ProvinceAdmin, "23"), &county));
     }
 

@@ -532,7 +532,10 @@ mod tests {
         assert_eq!(march.activities.by_type["健康讲座"], 2);
         assert_eq!(march.activities.by_type.len(), ACTIVITY_TYPES.len());
         let first = &march.services.by_category[0];
-        assert_eq!((first.records, first.people_served, first.items_covered), (1, 4, 1));
+        assert_eq!(
+            (first.records, first.people_served, first.items_covered),
+            (1, 4, 1)
+        );
         let q1 = RecordFigures::of_community(&standard, &counts, 1, 3);
         assert_eq!((q1.services.records, q1.services.people_served), (8, 20));
         let months: Vec<RecordFigures> = (1..=3)

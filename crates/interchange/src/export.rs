@@ -83,9 +83,7 @@ fn write_sheet(
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for (col, header) in headers.iter().enumerate() {
         let col = col as u16;
-        sheet
-            .write_string_with_format(0, col, *header, &bold)
-            ?;
+        sheet.write_string_with_format(0, col, *header, &bold)?;
         let widest = rows
             .iter()
             .filter_map(|r| match r.get(usize::from(col)) {
@@ -96,9 +94,7 @@ fn write_sheet(
             .max()
             .unwrap_or(4)
             .min(60);
-        sheet
-            .set_column_width(col, (widest * 2 + 2) as f64)
-            ?;
+        sheet.set_column_width(col, (widest * 2 + 2) as f64)?;
     }
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
@@ -107,8 +103,7 @@ fn write_sheet(
             match cell {
                 Cell::Text(t) => sheet.write_string(r, col, t),
                 Cell::Number(n) => sheet.write_number(r, col, *n),
-            }
-            ?;
+            }?;
         }
     }
     sheet.set_freeze_panes(1, 0)?;

@@ -7,7 +7,11 @@ const BAR: RGBColor = RGBColor(0x2b, 0x5c, 0x9e);
 const LINE: RGBColor = RGBColor(0xb0, 0x3a, 0x2e);
 const FONT: &str = "sans-serif";
 
-fn svg(width: u32, height: u32, draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>) -> String {
+fn svg(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
+) -> String {
     let mut out = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
@@ -53,7 +57,10 @@ pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> Strin
             .draw_series(percents.iter().enumerate().map(|(i, p)| {
                 let i = i as u32;
                 let mut bar = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), p.clamp(0.0, 100.0))],
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), p.clamp(0.0, 100.0)),
+                    ],
                     BAR.filled(),
                 );
                 bar.set_margin(0, 0, 4, 4);
@@ -96,7 +103,10 @@ pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String
             .draw_series(percents.iter().enumerate().map(|(i, p)| {
                 let row = n - 1 - i as u32;
                 let mut bar = Rectangle::new(
-                    [(0.0, SegmentValue::Exact(row)), (p.clamp(0.0, 100.0), SegmentValue::Exact(row + 1))],
+                    [
+                        (0.0, SegmentValue::Exact(row)),
+                        (p.clamp(0.0, 100.0), SegmentValue::Exact(row + 1)),
+                    ],
                     BAR.filled(),
                 );
                 bar.set_margin(3, 3, 0, 0);
@@ -160,7 +170,10 @@ mod tests {
         assert!(!bars.contains("<script>"));
         assert!(bars.matches("<rect").count() >= 3);
         let line = monthly_line("趋势", &[(1, 3), (2, 5), (3, 0)]);
-        assert!(line.contains("<polyline") || line.contains("<path"), "{line}");
+        assert!(
+            line.contains("<polyline") || line.contains("<path"),
+            "{line}"
+        );
         assert!(line.contains("3月"));
         let cats = percent_bars("覆盖", &["1".into(), "2".into()], &[50.0, 100.0]);
         assert!(cats.starts_with("<svg"));

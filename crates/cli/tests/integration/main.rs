@@ -10,5 +10,6 @@ mod evaluation;
 mod helpers;
 mod pages;
 mod records;
+mod reports;
 mod review;
 mod surveys;

@@ -113,7 +113,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/units/{code}/rankings/{year}",
             get(evaluations::rankings),
         )
-        .route("/api/v1/units/{code}/reports/{period}", get(reports::report))
+        .route(
+            "/api/v1/units/{code}/reports/{period}",
+            get(reports::report),
+        )
         .route(
             "/api/v1/units/{code}/reports/{period}/submit",
             post(reports::submit),

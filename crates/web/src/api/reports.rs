@@ -69,7 +69,10 @@ pub async fn submit(
     Ok(Json(SubmittedJson {
         unit: r.unit.as_str().to_string(),
         period: format!("{}-{:02}", r.year, r.month),
-        message: format!("已报送{}年{}月月报（第 {} 次）", r.year, r.month, r.submissions),
+        message: format!(
+            "已报送{}年{}月月报（第 {} 次）",
+            r.year, r.month, r.submissions
+        ),
         first_submitted_at: r.first_submitted_at,
         submitted_at: r.submitted_at,
         submissions: r.submissions,

@@ -107,7 +107,7 @@ pub async fn login(
             let target = if signed_in.user.must_change_password {
                 "/account"
             } else {
-                "/"
+                "/dashboard"
             };
             Ok((
                 [(header::SET_COOKIE, session_cookie(&signed_in.token, https))],

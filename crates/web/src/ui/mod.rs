@@ -14,6 +14,7 @@ mod account;
 mod admin;
 mod evaluations;
 mod records;
+mod reports;
 pub(crate) mod surveys;
 use serde::Deserialize;
 use shequ_app::domain::Standard;
@@ -106,6 +107,22 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/units/{code}/rankings/{year}/export",
             get(evaluations::rankings_export),
+        )
+        .route("/dashboard", get(reports::dashboard))
+        .route("/units/{code}/reports", get(reports::latest_report))
+        .route("/units/{code}/reports/{period}", get(reports::report))
+        .route(
+            "/units/{code}/reports/{period}/submit",
+            post(reports::submit),
+        )
+        .route(
+            "/units/{code}/reports/{period}/deadline",
+            post(reports::deadline),
+        )
+        .route("/units/{code}/bulletin/{period}", get(reports::bulletin))
+        .route(
+            "/units/{code}/bulletin/{period}/export",
+            get(reports::bulletin_export),
         )
         .route("/static/print.css", get(print_stylesheet))
         .route("/v", get(surveys::code_entry).post(surveys::enter_code))
