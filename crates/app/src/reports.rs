@@ -78,7 +78,9 @@ pub struct ProgressReport {
     pub changed_since_submitted: i64,
     /// A community's month: its submission, if any.
     pub submission: Option<SubmissionReport>,
-    /// One entry per child unit, in code order (empty for a community).
+    /// One entry per child unit, in code order (empty for a community), of the same shape
+    /// with empty `children`.
+    #[schema(no_recursion)]
     pub children: Vec<ProgressReport>,
 }
 

@@ -70,6 +70,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = open_initialised(&cli.database).await?;
             evaluate(&app, &unit, year, json).await
         }
+        Command::Report {
+            unit,
+            period,
+            basis,
+            json,
+            bulletin,
+        } => {
+            let app = open_initialised(&cli.database).await?;
+            report(&app, &unit, &period, &basis, json, bulletin.as_deref()).await
+        }
         Command::Review {
             action,
             unit,
@@ -556,6 +566,72 @@ async fn evaluate(app: &App, unit: &str, year: i16, json: bool) -> anyhow::Resul
         );
     }
     eprintln!("{} 下共 {} 个社区", scope.name, results.len());
+    Ok(())
+}
+
+async fn report(
+    app: &App,
+    unit: &str,
+    period: &str,
+    basis: &str,
+    json: bool,
+    bulletin: Option<&Path>,
+) -> anyhow::Result<()> {
+    let caller = Caller::operator();
+    let basis = shequ_app::Basis::parse(basis)?;
+    let bar = delayed_bar(spinner("正在汇总"));
+    let view = app.progress_report(&caller, unit, period, basis).await?;
+    if let Some(path) = bulletin {
+        let (_, _, bytes) = app.bulletin_file(&caller, unit, period).await?;
+        write_whole(path, &bytes)?;
+    }
+    bar.finish_and_clear();
+    let report = view.report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("单位\t社区\t服务记录\t服务人次\t项目覆盖\t活动\t应报\t按时\t逾期\t未报\t报送率");
+        let line = |r: &shequ_app::Rollup| {
+            println!(
+                "{} {}\t{}\t{}\t{}\t{}/{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                r.unit.code,
+                r.unit.name,
+                r.communities,
+                r.figures.services.records,
+                r.figures.services.people_served,
+                r.figures.services.items_covered,
+                r.figures.services.items_possible,
+                r.figures.activities.total,
+                r.completeness.expected,
+                r.completeness.on_time,
+                r.completeness.late,
+                r.completeness.missing,
+                r.completeness.rate_display()
+            );
+        };
+        line(&view.total);
+        for child in &view.children {
+            line(child);
+        }
+    }
+    if let Some(path) = bulletin {
+        eprintln!("通报已写入 {}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes a file beside its target and renames it at the end, so a failure leaves no
+/// half-written file.
+fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("无法在 {} 中写入", dir.display()))?;
+    std::io::Write::write_all(&mut temp, bytes).context("写入失败")?;
+    temp.persist(path)
+        .with_context(|| format!("无法写入 {}", path.display()))?;
     Ok(())
 }
 

@@ -180,6 +180,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A unit's progress report for a month (2010-03), a quarter (2010-Q1) or a year (2010),
+    /// rolled up from every community below it
+    Report {
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        period: String,
+        /// live (the records as they stand) or submitted (the communities' month reports)
+        #[arg(long, default_value = "live")]
+        basis: String,
+        /// Print the JSON of GET /api/v1/units/{code}/reports/{period}
+        #[arg(long)]
+        json: bool,
+        /// Write the bulletin (通报) workbook to this .xlsx file as well
+        #[arg(long)]
+        bulletin: Option<std::path::PathBuf>,
+    },
     /// A step of a community's review chain, taken as the operator
     Review {
         /// submit, approve, return, withdraw or reopen

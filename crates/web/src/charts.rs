@@ -30,6 +30,13 @@ fn svg(
     }
 }
 
+/// The percentage axis runs to the next ten above the largest value (at most 100), so small
+/// rates are not squeezed against zero.
+fn axis_top(percents: &[f64]) -> f64 {
+    let largest = percents.iter().copied().fold(0.0, f64::max);
+    ((largest / 10.0).floor() * 10.0 + 10.0).clamp(10.0, 100.0)
+}
+
 /// Vertical bars of percentages (0 to 100) with a label under each bar.
 pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> String {
     let n = labels.len().max(1) as u32;
@@ -39,7 +46,7 @@ pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> Strin
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(44)
-            .build_cartesian_2d((0u32..n).into_segmented(), 0f64..100f64)
+            .build_cartesian_2d((0u32..(n - 1).max(1)).into_segmented(), 0f64..100f64)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -81,7 +88,7 @@ pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(150)
-            .build_cartesian_2d(0f64..100f64, (0u32..n).into_segmented())
+            .build_cartesian_2d(0f64..axis_top(percents), (0u32..(n - 1).max(1)).into_segmented())
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -177,5 +184,11 @@ mod tests {
         assert!(line.contains("3月"));
         let cats = percent_bars("覆盖", &["1".into(), "2".into()], &[50.0, 100.0]);
         assert!(cats.starts_with("<svg"));
+        // One bar per value and no empty slot after the last.
+        let one = ranking_bars("排名", &["道里区".to_string()], &[30.0]);
+        assert!(one.contains("道里区"));
+        assert_eq!(axis_top(&[26.4, 3.0]), 30.0);
+        assert_eq!(axis_top(&[100.0]), 100.0);
+        assert_eq!(axis_top(&[]), 10.0);
     }
 }
