@@ -88,7 +88,10 @@ pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(150)
-            .build_cartesian_2d(0f64..axis_top(percents), (0u32..(n - 1).max(1)).into_segmented())
+            .build_cartesian_2d(
+                0f64..axis_top(percents),
+                (0u32..(n - 1).max(1)).into_segmented(),
+            )
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()

@@ -5,20 +5,9 @@ use shequ_app::{Caller, UserRequest};
 use shequ_store::testing::TestDatabase;
 
 use crate::helpers::{
-    PASSWORD, TestApp, browser, create, csrf_of, login, session_cookie_of, spawn_app,
+    PASSWORD, TestApp, browser, create, csrf_of, get_as, login, session_cookie_of, spawn_app,
     spawn_app_behind_proxy, spawn_app_on, token,
 };
-
-async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
 
 #[tokio::test]
 async fn sign_in_me_and_sign_out() {

@@ -214,3 +214,26 @@ fn decode_svg(svg: &str) -> String {
     assert_eq!(grids.len(), 1, "one QR code per card");
     grids[0].decode().unwrap().1
 }
+
+/// A JSON API call with a bearer token: (status, body, or null when the body is not JSON).
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A GET with a bearer token.
+pub async fn get_as(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    send(app, reqwest::Method::GET, token, path, None).await
+}

@@ -9,28 +9,12 @@ use shequ_app::Caller;
 use shequ_store::testing::TestDatabase;
 
 use crate::helpers::{
-    TestApp, browser, create, csrf_of, login, session_cookie_of, spawn_app, spawn_app_on, token,
+    TestApp, browser, create, csrf_of, login, send, session_cookie_of, spawn_app, spawn_app_on,
+    token,
 };
 
 const A: &str = "230102001001";
 const B: &str = "230102001002";
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    token: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 fn profile(unit: &str, year: &str) -> Value {
     json!({"kind": "profile", "fields": {

@@ -12,7 +12,8 @@ use shequ_app::domain::standard::Standard;
 use shequ_store::testing::TestDatabase;
 
 use crate::helpers::{
-    TestApp, browser, create, csrf_of, login, session_cookie_of, spawn_app, spawn_app_on, token,
+    TestApp, browser, create, csrf_of, get_as, login, send, session_cookie_of, spawn_app,
+    spawn_app_on, token,
 };
 
 /// The communities given ledgers: four of 兆麟街道 and four of 新阳路街道 (道里区).
@@ -271,29 +272,6 @@ fn child<'a>(report: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no child {code} in {}", report["children"]))
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn send(app: &TestApp, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let request = match method {
-        "PUT" => app.client.put(app.url(path)).json(&body),
-        "DELETE" => app.client.delete(app.url(path)),
-        _ => app.client.post(app.url(path)).json(&body),
-    };
-    let response = request.bearer_auth(token).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 fn strip_zero_categories(mut e: Expected) -> Expected {
     e.by_category.retain(|_, v| *v != (0, 0, 0));
     e
@@ -319,7 +297,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
     ] {
         let all = strip_zero_categories(expected(&lines, &COMMUNITIES, first, last, &standard));
         for unit in ["23", "2301", "230102"] {
-            let (status, report) = get(
+            let (status, report) = get_as(
                 &app,
                 &admin,
                 &format!("/api/v1/units/{unit}/reports/{period}"),
@@ -330,7 +308,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
             assert_eq!(report["basis"], "live");
             assert_eq!(figures_of(&report), all, "{unit} {period}");
         }
-        let (_, county) = get(
+        let (_, county) = get_as(
             &app,
             &admin,
             &format!("/api/v1/units/230102/reports/{period}"),
@@ -351,7 +329,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
             );
             // Drilling down: the street's own report has the same figures, and each community's
             // child entry its own.
-            let (_, own) = get(
+            let (_, own) = get_as(
                 &app,
                 &admin,
                 &format!("/api/v1/units/{street}/reports/{period}"),
@@ -373,7 +351,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
         assert_eq!(sum, county["services"]["records"].as_i64().unwrap());
     }
     // The Land Reclamation system's farms roll up too (nothing recorded there: zeros, not gaps).
-    let (status, farm) = get(&app, &admin, "/api/v1/units/230103500/reports/2010").await;
+    let (status, farm) = get_as(&app, &admin, "/api/v1/units/230103500/reports/2010").await;
     assert_eq!(status, 200, "{farm}");
     assert_eq!(farm["services"]["records"], 0);
     assert_eq!(farm["completeness"]["rate"], json!(0.0));
@@ -390,7 +368,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
         "2010-W1",
     ] {
         let (status, body) =
-            get(&app, &admin, &format!("/api/v1/units/230102/reports/{bad}")).await;
+            get_as(&app, &admin, &format!("/api/v1/units/230102/reports/{bad}")).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(
             body["message"].as_str().unwrap().contains("报告期")
@@ -398,7 +376,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
             "{body}"
         );
     }
-    let (status, _) = get(
+    let (status, _) = get_as(
         &app,
         &admin,
         "/api/v1/units/230102/reports/2010?basis=guess",
@@ -412,7 +390,7 @@ async fn roll_ups_match_independent_sums(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let (status, _) = get(&app, &admin, "/api/v1/units/230102999/reports/2010").await;
+    let (status, _) = get_as(&app, &admin, "/api/v1/units/230102999/reports/2010").await;
     assert_eq!(status, 404);
 }
 
@@ -469,29 +447,29 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     // long past. The province sets the 3rd for the month before, and the county cannot go later.
     let (status, body) = send(
         &app,
+        reqwest::Method::PUT,
         &county,
-        "PUT",
         &format!("/api/v1/units/230102/report-deadlines/{last_text}"),
-        json!({"day": end_of_this_month}),
+        Some(json!({"day": end_of_this_month})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["due_on"], today.last_of_month().to_string());
     let (status, _) = send(
         &app,
+        reqwest::Method::PUT,
         &admin,
-        "PUT",
         &format!("/api/v1/units/23/report-deadlines/{before_text}"),
-        json!({"day": 3}),
+        Some(json!({"day": 3})),
     )
     .await;
     assert_eq!(status, 200);
     let (status, body) = send(
         &app,
+        reqwest::Method::PUT,
         &county,
-        "PUT",
         &format!("/api/v1/units/230102/report-deadlines/{before_text}"),
-        json!({"day": 10}),
+        Some(json!({"day": 10})),
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -510,29 +488,29 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     ] {
         let (status, body) = send(
             &app,
+            reqwest::Method::PUT,
             who,
-            "PUT",
             &format!("/api/v1/units/230102/report-deadlines/{last_text}"),
-            json!({"day": day}),
+            Some(json!({"day": day})),
         )
         .await;
         assert_eq!(status, status_wanted, "{body}");
     }
     let (status, _) = send(
         &app,
+        reqwest::Method::PUT,
         &county,
-        "PUT",
         "/api/v1/units/230102001001/report-deadlines/2010-03",
-        json!({"day": 4}),
+        Some(json!({"day": 4})),
     )
     .await;
     assert_eq!(status, 400, "communities do not set due days");
     let (status, _) = send(
         &app,
+        reqwest::Method::PUT,
         &county,
-        "PUT",
         "/api/v1/units/230102/report-deadlines/2010-Q1",
-        json!({"day": 4}),
+        Some(json!({"day": 4})),
     )
     .await;
     assert_eq!(status, 400, "due days are per month");
@@ -541,10 +519,10 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     for month in [&last_text, &before_text] {
         let (status, body) = send(
             &app,
+            reqwest::Method::POST,
             &worker_a,
-            "POST",
             &format!("/api/v1/units/230102001001/reports/{month}/submit"),
-            Value::Null,
+            None,
         )
         .await;
         assert_eq!(status, 200, "{body}");
@@ -565,7 +543,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
             format!("/api/v1/units/230102001001/reports/{last_text}/submit"),
         ),
     ] {
-        let (status, body) = send(&app, who, "POST", &path, Value::Null).await;
+        let (status, body) = send(&app, reqwest::Method::POST, who, &path, None).await;
         assert_eq!(status, 403, "{path}: {body}");
     }
     let next_month = month_text(if today.month() == 12 {
@@ -575,10 +553,10 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     });
     let (status, body) = send(
         &app,
+        reqwest::Method::POST,
         &worker_a,
-        "POST",
         &format!("/api/v1/units/230102001001/reports/{next_month}/submit"),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -588,19 +566,19 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     );
     let (status, _) = send(
         &app,
+        reqwest::Method::POST,
         &admin,
-        "POST",
         &format!("/api/v1/units/230102001/reports/{last_text}/submit"),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 400);
     let (status, _) = send(
         &app,
+        reqwest::Method::POST,
         &worker_a,
-        "POST",
         &format!("/api/v1/units/230102001001/reports/{}/submit", last.0),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 400, "a year is not a month");
@@ -613,7 +591,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         .iter()
         .filter(|u| u.kind.is_community() && u.is_open())
         .count() as i64;
-    let (_, report) = get(
+    let (_, report) = get_as(
         &app,
         &street,
         &format!("/api/v1/units/230102001/reports/{last_text}"),
@@ -625,7 +603,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     );
     assert_eq!(child(&report, "230102001001")["completeness"]["on_time"], 1);
     assert_eq!(child(&report, "230102001002")["completeness"]["missing"], 1);
-    let (_, report) = get(
+    let (_, report) = get_as(
         &app,
         &street,
         &format!("/api/v1/units/230102001/reports/{before_text}"),
@@ -636,7 +614,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         json!({"expected": street_communities, "on_time": 0, "late": 1, "missing": street_communities - 1, "overdue": street_communities - 1, "rate": 1.0 / street_communities as f64})
     );
     // The county and the province count the same submissions among all their communities.
-    let (_, county_report) = get(
+    let (_, county_report) = get_as(
         &app,
         &county,
         &format!("/api/v1/units/230102/reports/{last_text}"),
@@ -655,7 +633,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         child(&county_report, "230102002")["completeness"]["on_time"],
         0
     );
-    let (_, own) = get(
+    let (_, own) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}"),
@@ -666,7 +644,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         own["submission"]["due_on"],
         today.last_of_month().to_string()
     );
-    let (_, own) = get(
+    let (_, own) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{before_text}"),
@@ -680,7 +658,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         "the province's 3rd applies"
     );
     // A worker sees only its own community.
-    let (status, _) = get(
+    let (status, _) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001/reports/{last_text}"),
@@ -690,7 +668,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
 
     // A record added after submitting shows as a change; the submitted basis keeps the figures
     // as submitted; a resubmission takes the change and keeps the first submission's time.
-    let (_, submitted_before) = get(
+    let (_, submitted_before) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}"),
@@ -713,7 +691,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         ),
     )
     .await;
-    let (_, live) = get(
+    let (_, live) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}"),
@@ -722,7 +700,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     assert_eq!(live["services"]["records"], records_before + 1);
     assert_eq!(live["submission"]["changed_since_submitted"], true);
     assert_eq!(live["changed_since_submitted"], 1);
-    let (_, frozen) = get(
+    let (_, frozen) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}?basis=submitted"),
@@ -730,7 +708,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     .await;
     assert_eq!(frozen["basis"], "submitted");
     assert_eq!(frozen["services"]["records"], records_before);
-    let (_, street_frozen) = get(
+    let (_, street_frozen) = get_as(
         &app,
         &street,
         &format!("/api/v1/units/230102001/reports/{last_text}?basis=submitted"),
@@ -748,16 +726,16 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     );
     let (status, body) = send(
         &app,
+        reqwest::Method::POST,
         &worker_a,
-        "POST",
         &format!("/api/v1/units/230102001001/reports/{last_text}/submit"),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["submissions"], 2);
     assert_eq!(body["first_submitted_at"], first_at);
-    let (_, again) = get(
+    let (_, again) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}?basis=submitted"),
@@ -769,23 +747,23 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     // Clearing the county's due day puts the default (the 5th) back.
     let (status, _) = send(
         &app,
+        reqwest::Method::DELETE,
         &county,
-        "DELETE",
         &format!("/api/v1/units/230102/report-deadlines/{last_text}"),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 204);
     let (status, _) = send(
         &app,
+        reqwest::Method::DELETE,
         &county,
-        "DELETE",
         &format!("/api/v1/units/230102/report-deadlines/{last_text}"),
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 404);
-    let (_, cleared) = get(
+    let (_, cleared) = get_as(
         &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}"),
@@ -856,7 +834,7 @@ async fn a_community_opened_mid_year_is_expected_only_from_then() {
         .await
         .unwrap();
     assert_eq!(summary.inserted, 1);
-    let (_, q1) = get(&app, &admin, "/api/v1/units/230102001/reports/2010-Q1").await;
+    let (_, q1) = get_as(&app, &admin, "/api/v1/units/230102001/reports/2010-Q1").await;
     assert_eq!(q1["communities"], 4);
     assert_eq!(q1["completeness"]["expected"], 12);
     assert!(
@@ -866,14 +844,14 @@ async fn a_community_opened_mid_year_is_expected_only_from_then() {
             .iter()
             .all(|c| c["unit"] != "230102001099")
     );
-    let (_, may) = get(&app, &admin, "/api/v1/units/230102001/reports/2010-05").await;
+    let (_, may) = get_as(&app, &admin, "/api/v1/units/230102001/reports/2010-05").await;
     assert_eq!(may["completeness"]["expected"], 4);
-    let (_, june) = get(&app, &admin, "/api/v1/units/230102001/reports/2010-06").await;
+    let (_, june) = get_as(&app, &admin, "/api/v1/units/230102001/reports/2010-06").await;
     assert_eq!(
         june["completeness"]["expected"], 5,
         "opened on 15 June, open at the month's end"
     );
-    let (_, year) = get(&app, &admin, "/api/v1/units/230102001/reports/2010").await;
+    let (_, year) = get_as(&app, &admin, "/api/v1/units/230102001/reports/2010").await;
     assert_eq!(year["communities"], 5);
     assert_eq!(year["completeness"]["expected"], 4 * 12 + 7);
     assert_eq!(year["completeness"]["missing"], 4 * 12 + 7);
@@ -883,23 +861,23 @@ async fn a_community_opened_mid_year_is_expected_only_from_then() {
     // A month before it opened cannot be submitted for it.
     let (status, body) = send(
         &app,
+        reqwest::Method::POST,
         &admin,
-        "POST",
         "/api/v1/units/230102001099/reports/2010-05/submit",
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = send(
         &app,
+        reqwest::Method::POST,
         &admin,
-        "POST",
         "/api/v1/units/230102001099/reports/2010-07/submit",
-        Value::Null,
+        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (_, year) = get(&app, &admin, "/api/v1/units/230102001/reports/2010").await;
+    let (_, year) = get_as(&app, &admin, "/api/v1/units/230102001/reports/2010").await;
     assert_eq!(year["completeness"]["late"], 1);
     assert_eq!(year["completeness"]["missing"], 4 * 12 + 6);
 }
