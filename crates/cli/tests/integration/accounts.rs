@@ -743,6 +743,54 @@ async fn authorisation_matrix() {
         ),
         (
             "GET",
+            "/api/v1/units/230102/reports/2010-03",
+            Value::Null,
+            [401, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/units/230102001001/reports/2010?basis=submitted",
+            Value::Null,
+            [401, 200, 200, 403, 200, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/units/230102001001/reports/2010-03/submit",
+            json!({}),
+            [401, 200, 403, 403, 200, 403, 403],
+        ),
+        (
+            "PUT",
+            "/api/v1/units/230102/report-deadlines/2010-03",
+            json!({"day": 4}),
+            [401, 200, 200, 403, 403, 403, 403],
+        ),
+        (
+            "GET",
+            "/units/230102/reports/2010-03",
+            Value::Null,
+            [303, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/units/230102/bulletin/2010",
+            Value::Null,
+            [303, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/units/230102/bulletin/2010-Q1/export",
+            Value::Null,
+            [303, 200, 200, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/dashboard",
+            Value::Null,
+            [303, 303, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
             "/account",
             Value::Null,
             [303, 200, 200, 200, 200, 200, 200],
@@ -771,6 +819,7 @@ async fn authorisation_matrix() {
         for (i, username) in who.iter().enumerate() {
             let mut request = match *method {
                 "GET" => client.get(app.url(path)),
+                "PUT" => client.put(app.url(path)).json(body),
                 _ => client.post(app.url(path)).json(body),
             };
             if let Some(token) = tokens.get(username) {
