@@ -8,7 +8,7 @@ use shequ_domain::evaluation::{Status, SurveyInput};
 use shequ_domain::reports::Period;
 use shequ_domain::units::Unit;
 
-use crate::reports::{Basis, MonthStatus, PeriodView};
+use crate::reports::{Basis, MonthStatus, PeriodView, ReportStatus};
 use crate::{App, AppError, Caller, today};
 
 /// A to-do line: what, and where to do it.
@@ -24,7 +24,8 @@ pub enum Dashboard {
         unit: Unit,
         /// The month whose report is due now (the last month ended).
         report_month: Period,
-        report: Box<MonthStatus>,
+        /// None when the community was not yet open at that month's end.
+        report: Option<Box<MonthStatus>>,
         /// This month so far.
         this_month: Box<PeriodView>,
         todos: Vec<Todo>,
@@ -111,16 +112,14 @@ impl App {
             .communities
             .first()
             .and_then(|c| c.months.first().cloned())
-            .ok_or_else(|| {
-                AppError::NotFound(format!("{}在{}不在册", unit.name, month.label_zh()))
-            })?;
+            .filter(|m| m.status != ReportStatus::NotExpected);
         let mut todos = Vec::new();
-        match report.status {
-            crate::reports::ReportStatus::Missing => todos.push(Todo {
-                text: format!("报送{}月报（截止 {}）", month.label_zh(), report.due),
+        match &report {
+            Some(r) if r.status == ReportStatus::Missing => todos.push(Todo {
+                text: format!("报送{}月报（截止 {}）", month.label_zh(), r.due),
                 link: format!("/units/{code}/reports/{month}"),
             }),
-            _ if report.changed => todos.push(Todo {
+            Some(r) if r.changed => todos.push(Todo {
                 text: format!("{}月报报送后记录有变更，可重新报送", month.label_zh()),
                 link: format!("/units/{code}/reports/{month}"),
             }),
@@ -148,7 +147,7 @@ impl App {
         Ok(Dashboard::Community {
             unit,
             report_month: month,
-            report: Box::new(report),
+            report: report.map(Box::new),
             this_month: Box::new(this_month),
             todos,
         })

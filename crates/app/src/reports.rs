@@ -526,8 +526,9 @@ fn bulletin_xlsx(bulletin: &Bulletin) -> Result<Vec<u8>, AppError> {
     xlsx_workbook(&sheets).map_err(AppError::Internal)
 }
 
-/// The community's due date for a month: the nearest level above it that set a day for the
-/// month, else the default day.
+/// The community's due date for a month: the earliest day the levels above it set for the
+/// month (a level may only make it earlier than the levels above; should a level above later
+/// set an earlier day, that one holds), else the default day.
 fn due_for(
     unit: &Unit,
     year: i16,
@@ -537,10 +538,8 @@ fn due_for(
     let day = unit
         .ancestors
         .codes()
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .find_map(|code| days.get(&(code.clone(), month)).copied())
+        .filter_map(|code| days.get(&(code.clone(), month)).copied())
+        .min()
         .unwrap_or(DEFAULT_DUE_DAY);
     due_on(year, month, day).unwrap_or_else(|_| month_end(year, month))
 }

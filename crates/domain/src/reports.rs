@@ -166,6 +166,7 @@ pub fn on_time(first_submitted_on: Date, due: Date) -> bool {
 /// once from the start of the year to the period's end, out of the items possible (the
 /// standard's items times the communities counted).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServiceFigures {
     pub records: i64,
     pub people_served: i64,
@@ -175,6 +176,7 @@ pub struct ServiceFigures {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CategoryFigures {
     pub category: u32,
     pub name: String,
@@ -185,6 +187,7 @@ pub struct CategoryFigures {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ActivityFigures {
     pub total: i64,
     /// Every activity type of the ledger, zero where none was held.
@@ -194,6 +197,7 @@ pub struct ActivityFigures {
 /// What a community's records say about a period: the part of a report a submission freezes
 /// and later record changes are compared against.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RecordFigures {
     pub services: ServiceFigures,
     pub activities: ActivityFigures,
@@ -344,6 +348,7 @@ impl RecordFigures {
 /// A community month's report as submitted: its record figures and its evaluation preview
 /// at that moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Snapshot {
     pub figures: RecordFigures,
     pub evaluation: EvaluationProgress,
@@ -385,6 +390,7 @@ impl Completeness {
 /// Evaluation progress of the communities counted: indicators met so far (a preview until
 /// the review is final) and where their reviews stand.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EvaluationProgress {
     pub communities: i64,
     pub indicators_met: i64,

@@ -744,6 +744,35 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     assert_eq!(again["services"]["records"], records_before + 1);
     assert_eq!(again["changed_since_submitted"], 0);
     assert_eq!(again["submission"]["status"], "on_time");
+    // Should the province later set an earlier day than the county's, the earlier one holds.
+    let (status, _) = send(
+        &app,
+        reqwest::Method::PUT,
+        &admin,
+        &format!("/api/v1/units/23/report-deadlines/{last_text}"),
+        Some(json!({"day": 2})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let second = jiff::civil::Date::new(today.year(), today.month(), 2)
+        .unwrap()
+        .to_string();
+    let (_, earlier) = get_as(
+        &app,
+        &worker_a,
+        &format!("/api/v1/units/230102001001/reports/{last_text}"),
+    )
+    .await;
+    assert_eq!(earlier["submission"]["due_on"], second);
+    let (status, _) = send(
+        &app,
+        reqwest::Method::DELETE,
+        &admin,
+        &format!("/api/v1/units/23/report-deadlines/{last_text}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
     // Clearing the county's due day puts the default (the 5th) back.
     let (status, _) = send(
         &app,
@@ -793,7 +822,7 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     );
     assert_eq!(
         actions.iter().filter(|a| **a == "report.deadline").count(),
-        3,
+        5,
         "{actions:?}"
     );
 }
@@ -1135,6 +1164,38 @@ async fn each_role_lands_on_what_it_needs() {
         response.headers()["location"],
         format!("/units/23/bulletin/{}", month_text(last))
     );
+    // A community opened today has no report due for last month, and its worker still lands.
+    app.app
+        .import_divisions(
+            shequ_app::DivisionSource::OneFile(shequ_app::SourceFile {
+                name: "new.csv".into(),
+                bytes: "code,name,parent_code\n230102001098,今日新建社区居委会,230102001\n"
+                    .as_bytes()
+                    .to_vec(),
+            }),
+            shequ_app::ImportOptions::as_of(shequ_app::today()),
+            &operator,
+        )
+        .await
+        .unwrap();
+    create(
+        &app,
+        &operator,
+        "worker_new",
+        "community_worker",
+        "230102001098",
+    )
+    .await
+    .unwrap();
+    let cookie = session_cookie_of(&login(&app, "worker_new", crate::helpers::PASSWORD).await);
+    let response = client
+        .get(app.url("/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("无需报送该月月报"));
     // Signed out, the dashboard asks to sign in.
     let response = client.get(app.url("/dashboard")).send().await.unwrap();
     assert_eq!(response.headers()["location"], "/login");
