@@ -229,6 +229,24 @@ impl App {
         unit: &Unit,
         year: i16,
     ) -> Result<Vec<CommunityEvaluation>, AppError> {
+        let counts = self.store.record_facts(&unit.code, year).await?;
+        Ok(self.evaluate_with_counts(unit, year, counts).await?.0)
+    }
+
+    /// Evaluates with the subtree's aggregate counts already read (reports read them once for
+    /// both), and hands the counts back by community.
+    pub(crate) async fn evaluate_with_counts(
+        &self,
+        unit: &Unit,
+        year: i16,
+        mut counts: HashMap<DivisionCode, BTreeMap<String, i64>>,
+    ) -> Result<
+        (
+            Vec<CommunityEvaluation>,
+            HashMap<DivisionCode, BTreeMap<String, i64>>,
+        ),
+        AppError,
+    > {
         let standard = self.current_standard().await?;
         let code = &unit.code;
         let communities: Vec<Unit> = if unit.level == Level::Committee {
@@ -292,8 +310,8 @@ impl App {
                 }
             }
         }
-        for (unit_code, facts) in self.store.record_facts(code, year).await? {
-            if let Some(input) = inputs.get_mut(&unit_code) {
+        for (unit_code, input) in inputs.iter_mut() {
+            if let Some(facts) = counts.remove(unit_code) {
                 input.facts = facts;
             }
         }
@@ -342,7 +360,7 @@ impl App {
             }
         }
         let states = self.store.review_states(code, year).await?;
-        Ok(communities
+        let results = communities
             .into_iter()
             .map(|u| {
                 let input = &inputs[&u.code];
@@ -355,7 +373,12 @@ impl App {
                     surveys: input.surveys.iter().map(|(k, v)| (*k, v.clone())).collect(),
                 }
             })
-            .collect())
+            .collect();
+        let counts = inputs
+            .into_iter()
+            .map(|(code, input)| (code, input.facts))
+            .collect();
+        Ok((results, counts))
     }
 
     /// A community year's review chain as the caller sees it.

@@ -392,6 +392,11 @@ impl Bulletin {
         }
     }
 
+    /// The bulletin as a spreadsheet: one worksheet per table.
+    pub fn xlsx(&self) -> Result<Vec<u8>, AppError> {
+        bulletin_xlsx(self)
+    }
+
     pub fn title(&self) -> String {
         format!(
             "关于{}{}“百项服务进社区”暨“特色型社区”创建活动进展情况的通报",
@@ -589,8 +594,8 @@ impl App {
         let standard = self.current_standard().await?;
         let year = period.year();
         let (first, last) = (period.first_month(), period.last_month());
-        let evaluations = self.evaluate_within(&unit, year).await?;
-        let mut counts = self.store.record_facts(&unit.code, year).await?;
+        let counts = self.store.record_facts(&unit.code, year).await?;
+        let (evaluations, mut counts) = self.evaluate_with_counts(&unit, year, counts).await?;
         let mut submitted: HashMap<(DivisionCode, i8), SubmittedReport> = self
             .store
             .submitted_reports(&unit.code, year, first, last)

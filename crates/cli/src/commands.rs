@@ -580,11 +580,19 @@ async fn report(
     let caller = Caller::operator();
     let basis = shequ_app::Basis::parse(basis)?;
     let bar = delayed_bar(spinner("正在汇总"));
-    let view = app.progress_report(&caller, unit, period, basis).await?;
-    if let Some(path) = bulletin {
-        let (_, _, bytes) = app.bulletin_file(&caller, unit, period).await?;
-        write_whole(path, &bytes)?;
-    }
+    // The bulletin is the live report, so one computation serves both.
+    let view = match (bulletin, basis) {
+        (Some(path), shequ_app::Basis::Live) => {
+            let b = app.bulletin(&caller, unit, period).await?;
+            write_whole(path, &b.xlsx()?)?;
+            b.view
+        }
+        (Some(path), _) => {
+            write_whole(path, &app.bulletin(&caller, unit, period).await?.xlsx()?)?;
+            app.progress_report(&caller, unit, period, basis).await?
+        }
+        (None, _) => app.progress_report(&caller, unit, period, basis).await?,
+    };
     bar.finish_and_clear();
     let report = view.report();
     if json {
