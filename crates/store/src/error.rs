@@ -24,6 +24,8 @@ pub enum StoreError {
     ReviewFinal,
     #[error("记录重复：{0}")]
     DuplicateRecord(String),
+    #[error("{0}")]
+    Unsupported(String),
     /// Not marked as a source: the message already says it, and error chains would repeat it.
     #[error("数据库错误：{}", describe(.0))]
     Database(sqlx::Error),

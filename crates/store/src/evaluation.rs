@@ -223,6 +223,50 @@ pub(crate) async fn apply_fact_delta(tx: &mut Tx, delta: &FactDelta) -> Result<(
 
 const FACTS_VERSION_KEY: &str = "record_facts_version";
 
+/// The aggregate counts worked out afresh from every record and evidence file, without
+/// writing; and how many records were read.
+pub(crate) async fn recompute_facts_in(tx: &mut Tx) -> Result<(FactDelta, u64), StoreError> {
+    let mut files: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in sqlx::query("SELECT record_id, content_type FROM record_files")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        files
+            .entry(row.try_get("record_id")?)
+            .or_default()
+            .push(row.try_get("content_type")?);
+    }
+    let mut delta = FactDelta::new();
+    let mut after = 0i64;
+    let mut read = 0u64;
+    loop {
+        let rows = query(format!(
+            "SELECT {} FROM records WHERE id > $1 ORDER BY id LIMIT 1000",
+            crate::records::RECORD_COLUMNS
+        ))
+        .bind(after)
+        .fetch_all(&mut **tx)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("id")?;
+        for row in &rows {
+            let record = record_from_row(row)?;
+            let types = files.get(&record.id).map_or(&[][..], Vec::as_slice);
+            add_to_delta(
+                &mut delta,
+                &record.unit,
+                record.year,
+                &record.data,
+                types,
+                1,
+            );
+            read += 1;
+        }
+    }
+    delta.retain(|_, n| *n != 0);
+    Ok((delta, read))
+}
+
 impl SqlStore {
     /// Rebuilds the aggregate counts when they were built by another version of the rules
     /// that make them (or never).
@@ -326,43 +370,7 @@ impl EvaluationStore for SqlStore {
             sqlx::query("DELETE FROM record_facts")
                 .execute(&mut *tx)
                 .await?;
-            let mut files: HashMap<i64, Vec<String>> = HashMap::new();
-            for row in sqlx::query("SELECT record_id, content_type FROM record_files")
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                files
-                    .entry(row.try_get("record_id")?)
-                    .or_default()
-                    .push(row.try_get("content_type")?);
-            }
-            let mut delta = FactDelta::new();
-            let mut after = 0i64;
-            let mut read = 0u64;
-            loop {
-                let rows = query(format!(
-                    "SELECT {} FROM records WHERE id > $1 ORDER BY id LIMIT 1000",
-                    crate::records::RECORD_COLUMNS
-                ))
-                .bind(after)
-                .fetch_all(&mut *tx)
-                .await?;
-                let Some(last) = rows.last() else { break };
-                after = last.try_get("id")?;
-                for row in &rows {
-                    let record = record_from_row(row)?;
-                    let types = files.get(&record.id).map_or(&[][..], Vec::as_slice);
-                    add_to_delta(
-                        &mut delta,
-                        &record.unit,
-                        record.year,
-                        &record.data,
-                        types,
-                        1,
-                    );
-                    read += 1;
-                }
-            }
+            let (delta, read) = recompute_facts_in(&mut tx).await?;
             apply_fact_delta(&mut tx, &delta).await?;
             sqlx::query(
                 "INSERT INTO app_state (key, value) VALUES ($1, $2) \

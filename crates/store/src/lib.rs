@@ -10,6 +10,7 @@ mod accounts;
 mod error;
 mod evaluation;
 mod migrations;
+mod operations;
 mod records;
 mod reports;
 mod sql;
@@ -27,6 +28,7 @@ use shequ_domain::units::{Unit, UnitRef};
 pub use error::StoreError;
 pub use evaluation::{AssessmentEntry, EvaluationStore, ReviewEvent, StoredAssessment};
 pub use migrations::{MIGRATIONS, Migration};
+pub use operations::{ConsistencyReport, FactMismatch, OperationsStore, SurveyMismatch};
 pub use records::{
     NewFile, RecordChange, RecordCursor, RecordFilter, RecordIdentity, RecordStore, RecordWrite,
     StoredFile, StoredRecord, YearState,
@@ -199,7 +201,14 @@ pub trait AccountStore: Send + Sync {
 
 #[async_trait]
 pub trait Store:
-    AccountStore + RecordStore + SurveyStore + EvaluationStore + ReportStore + Send + Sync
+    AccountStore
+    + RecordStore
+    + SurveyStore
+    + EvaluationStore
+    + ReportStore
+    + OperationsStore
+    + Send
+    + Sync
 {
     fn backend(&self) -> Backend;
 

@@ -1234,6 +1234,99 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
     );
 }
 
+async fn the_check_finds_counts_that_drifted_and_a_rebuild_repairs_them(store: SqlStore) {
+    use shequ_store::OperationsStore;
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let a = "230102001001";
+    store
+        .apply_record_changes(
+            &[
+                RecordChange::Insert(service(a, "2010-03-05", "59", "12")),
+                RecordChange::Insert(activity(a, "2010-04-02", "季度服务周", "")),
+            ],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    let clean = store.check_consistency().await.unwrap();
+    assert!(clean.is_consistent(), "{clean:?}");
+    assert_eq!(clean.records_read, 2);
+    assert_eq!(clean.fact_rows, 4);
+    // A count changed behind the store's back, and one that should not exist.
+    sqlx::query("UPDATE record_facts SET n = n + 5 WHERE fact = 'service:item:59'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO record_facts (unit_code, year, fact, n) VALUES ('230102001002', 2010, 'service:item:1', 3)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let drifted = store.check_consistency().await.unwrap();
+    assert!(!drifted.is_consistent());
+    let mut found: Vec<(String, i64, i64)> = drifted
+        .fact_mismatches
+        .iter()
+        .map(|m| (format!("{}:{}", m.unit, m.fact), m.stored, m.recomputed))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("230102001001:service:item:59".to_string(), 6, 1),
+            ("230102001002:service:item:1".to_string(), 3, 0),
+        ]
+    );
+    store.rebuild_record_facts().await.unwrap();
+    assert!(store.check_consistency().await.unwrap().is_consistent());
+}
+
+async fn an_online_copy_holds_everything(store: SqlStore) {
+    use shequ_store::OperationsStore;
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    store
+        .apply_record_changes(
+            &[RecordChange::Insert(service(
+                "230102001001",
+                "2010-03-05",
+                "59",
+                "12",
+            ))],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    match store.backend() {
+        shequ_store::Backend::Sqlite => {
+            store.backup_into(&copy).await.unwrap();
+            let restored = SqlStore::connect(&format!("sqlite://{}", copy.display()))
+                .await
+                .unwrap();
+            restored.migrate().await.unwrap();
+            let records = restored
+                .list_records(&RecordFilter::default(), None, 10)
+                .await
+                .unwrap();
+            assert_eq!(records.len(), 1);
+            assert!(restored.check_consistency().await.unwrap().is_consistent());
+        }
+        shequ_store::Backend::Postgres => {
+            let refused = store.backup_into(&copy).await;
+            assert!(
+                matches!(refused, Err(StoreError::Unsupported(_))),
+                "{refused:?}"
+            );
+        }
+    }
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1279,6 +1372,8 @@ on_both_backends!(
     aggregate_counts_follow_every_write,
     review_steps_lock_and_refuse_stale_states,
     reports_keep_the_first_submission_and_deadlines_per_unit,
+    the_check_finds_counts_that_drifted_and_a_rebuild_repairs_them,
+    an_online_copy_holds_everything,
 );
 
 #[test]
