@@ -44,6 +44,16 @@ impl Caller {
     }
 
     /// Reference data (the standard, the divisions, the groups) is the province's to change.
+    /// Backups, restores and repairs are the server operator's, at the command line.
+    pub fn require_operator(&self) -> Result<(), AppError> {
+        match &self.actor {
+            Actor::Operator { .. } => Ok(()),
+            Actor::User { .. } => Err(AppError::Forbidden(
+                "备份、恢复与数据检查只能由服务器管理员在命令行进行".into(),
+            )),
+        }
+    }
+
     pub fn require_operator_or_province_admin(&self) -> Result<(), AppError> {
         match &self.actor {
             Actor::Operator { .. }

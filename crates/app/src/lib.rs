@@ -8,6 +8,7 @@ mod caller;
 mod dashboard;
 mod error;
 mod evaluation;
+mod operations;
 mod records;
 mod reports;
 mod search;
@@ -33,6 +34,9 @@ pub use evaluation::{
     CommunityEvaluation, EvaluationReport, IndicatorReport, RankRow, ReviewView, rank, short_time,
 };
 pub use jiff::civil::Date;
+pub use operations::{
+    BackupKind, RestoreOutcome, SQLITE_FILE, prune_backups, restore, scheduled_backup_name,
+};
 pub use records::{
     ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,
     RecordView, StartYearSummary, YearOverview, record_template,
@@ -46,8 +50,8 @@ pub use shequ_interchange::export::Cell;
 pub use shequ_interchange::records::{ExportFormat, RowError};
 pub use shequ_interchange::{FileProblem, SourceFile};
 pub use shequ_store::{
-    AuditEntry, AuditRecord, Backend, CastOutcome, CodeCounts, GroupSummary, NameChange,
-    ReviewEvent, SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
+    AuditEntry, AuditRecord, Backend, CastOutcome, CodeCounts, ConsistencyReport, GroupSummary,
+    NameChange, ReviewEvent, SaveOutcome, StoreError, StoredFile, StoredRecord, StoredSurvey,
 };
 pub use surveys::{
     BallotView, KindSurveys, MAX_CODES, PaperCounts, PaperTally, SurveyResult, SurveyState,

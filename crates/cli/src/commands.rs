@@ -11,24 +11,116 @@ use shequ_app::{
 use shequ_web::AppState;
 
 use crate::config::{
-    AdminCommand, Cli, Command, DatabaseOptions, ExportCommand, ImportCommand, RecordsCommand,
-    SurveyCommand,
+    AdminCommand, Cli, Command, ExportCommand, ImportCommand, RecordsCommand, SurveyCommand,
 };
+use crate::settings::{Database, Settings};
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    let database = &settings.database;
     match cli.command {
-        Command::Serve {
-            listen,
-            trusted_proxies,
-        } => {
-            let public_url = cli
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{listen}"));
-            serve(&cli.database, listen, trusted_proxies, &public_url).await
+        Command::Serve { .. } => serve(&settings).await,
+        Command::Backup { out } => {
+            let app = open(database).await?;
+            let kind = app
+                .backup(&Caller::operator(), &database.url(), &out)
+                .await?;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "已备份到 {}（{}，{size} 字节；证据文件在数据库中，一并备份）",
+                out.display(),
+                match kind {
+                    shequ_app::BackupKind::Sqlite => "SQLite 数据库文件",
+                    shequ_app::BackupKind::PgDump => "pg_dump 归档",
+                }
+            );
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let outcome =
+                shequ_app::restore(&file, &database.url(), &database.data_dir, force).await?;
+            if let Some(previous) = &outcome.kept_previous {
+                eprintln!("原数据库已改名保留为 {}", previous.display());
+            }
+            print_check(&outcome.check);
+            eprintln!("已从 {} 恢复", file.display());
+            if outcome.check.is_consistent() {
+                Ok(())
+            } else {
+                bail!("恢复的数据库未通过检查；可运行 shequ check --repair")
+            }
+        }
+        Command::Check { repair } => {
+            let app = open(database).await?;
+            let bar = delayed_bar(spinner("正在核对汇总计数"));
+            let (before, after) = app.check(&Caller::operator(), repair).await?;
+            bar.finish_and_clear();
+            print_check(&before);
+            match after {
+                Some(after) => {
+                    eprintln!("已修复：重建汇总计数后再次检查：");
+                    print_check(&after);
+                    if after.is_consistent() {
+                        Ok(())
+                    } else {
+                        bail!("修复后仍有不一致")
+                    }
+                }
+                None if before.is_consistent() => Ok(()),
+                None => bail!("数据不一致；可运行 shequ check --repair 重建汇总计数"),
+            }
+        }
+        Command::DefaultConfig => {
+            print!("{}", crate::settings::EXAMPLE);
+            Ok(())
+        }
+        Command::CheckConfig { file } => {
+            // The file alone, without the flags or the environment of this command.
+            let resolved = Settings::resolve(&Cli {
+                database: crate::config::DatabaseOptions {
+                    data_dir: None,
+                    database_url: None,
+                },
+                public_url: None,
+                config: Some(file.clone()),
+                log_format: None,
+                command: Command::Serve {
+                    listen: None,
+                    trusted_proxies: Vec::new(),
+                    request_timeout: None,
+                    backup_every: None,
+                    backup_keep: None,
+                    backup_dir: None,
+                },
+            })?;
+            println!("配置文件 {} 有效：", file.display());
+            println!("  数据目录：{}", resolved.database.data_dir.display());
+            println!(
+                "  数据库：{}",
+                if resolved.database.database_url.is_some() {
+                    "PostgreSQL"
+                } else {
+                    "SQLite（数据目录中）"
+                }
+            );
+            println!("  监听：{}", resolved.listen);
+            println!("  请求超时：{:?}", resolved.request_timeout);
+            match &resolved.backup {
+                Some(b) => println!(
+                    "  定时备份：每 {:?}，保留 {} 份，目录 {}",
+                    b.every,
+                    b.keep,
+                    b.dir.display()
+                ),
+                None => println!("  定时备份：未启用"),
+            }
+            Ok(())
+        }
+        Command::Export(ExportCommand::All { year, out }) => {
+            let app = open_initialised(database).await?;
+            export_all(&app, year, &out).await
         }
         Command::Import(import) => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             match import {
                 ImportCommand::Divisions {
                     path,
@@ -53,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             out,
         }) => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             let request = ExportRequest {
                 unit,
                 year,
@@ -63,11 +155,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export_records(&app, &request, out.as_deref()).await
         }
         Command::Survey(command) => {
-            let app = open_initialised(&cli.database).await?;
-            survey(&app, command, cli.public_url.as_deref()).await
+            let app = open_initialised(database).await?;
+            survey(&app, command, settings.public_url.as_deref()).await
         }
         Command::Evaluate { unit, year, json } => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             evaluate(&app, &unit, year, json).await
         }
         Command::Report {
@@ -77,7 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             bulletin,
         } => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             report(&app, &unit, &period, &basis, json, bulletin.as_deref()).await
         }
         Command::Review {
@@ -86,7 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             year,
             reason,
         } => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             let state = app
                 .review_action(&Caller::operator(), &unit, year, action, &reason)
                 .await?;
@@ -99,7 +191,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Records(command) => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             let (unit, year, locked) = match command {
                 RecordsCommand::Lock { unit, year } => (unit, year, true),
                 RecordsCommand::Unlock { unit, year } => (unit, year, false),
@@ -119,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             password_stdin: _,
         }) => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             let mut password = String::new();
             std::io::stdin()
                 .read_line(&mut password)
@@ -144,7 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::ImportUsers { file, out }) => {
-            let app = open_initialised(&cli.database).await?;
+            let app = open_initialised(database).await?;
             // Claim the output file first: users created with nowhere to put their first
             // passwords would be locked out.
             let mut out_file = match &out {
@@ -196,7 +288,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open(options: &DatabaseOptions) -> anyhow::Result<App> {
+async fn open(options: &Database) -> anyhow::Result<App> {
     if options.database_url.is_none() {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("无法创建数据目录 {}", options.data_dir.display()))?;
@@ -205,7 +297,7 @@ async fn open(options: &DatabaseOptions) -> anyhow::Result<App> {
 }
 
 /// Opens the database and, when it is empty, loads the bundled data first.
-async fn open_initialised(options: &DatabaseOptions) -> anyhow::Result<App> {
+async fn open_initialised(options: &Database) -> anyhow::Result<App> {
     let app = open(options).await?;
     initialise(&app).await?;
     Ok(app)
@@ -237,16 +329,17 @@ fn spinner(message: &'static str) -> ProgressBar {
     bar
 }
 
-async fn serve(
-    options: &DatabaseOptions,
-    listen: std::net::SocketAddr,
-    trusted_proxies: Vec<std::net::IpAddr>,
-    public_url: &str,
-) -> anyhow::Result<()> {
-    let app = Arc::new(open(options).await?);
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let listen = settings.listen;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"));
+    let app = Arc::new(open(&settings.database).await?);
     let state = AppState::new(app.clone())
-        .with_trusted_proxies(trusted_proxies)
-        .with_public_url(public_url);
+        .with_trusted_proxies(settings.trusted_proxies.clone())
+        .with_public_url(&public_url)
+        .with_request_timeout(settings.request_timeout);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("无法监听 {listen}"))?;
@@ -284,6 +377,15 @@ async fn serve(
             Err(e) => Err(e),
         }
     });
+    if let Some(schedule) = settings.backup.clone() {
+        std::fs::create_dir_all(&schedule.dir)
+            .with_context(|| format!("无法创建备份目录 {}", schedule.dir.display()))?;
+        tokio::spawn(scheduled_backups(
+            app.clone(),
+            settings.database.url(),
+            schedule,
+        ));
+    }
     let server = tokio::spawn(shequ_web::serve(listener, state, shutdown_signal()));
     match init.await? {
         Ok(()) => {}
@@ -291,6 +393,137 @@ async fn serve(
     }
     server.await??;
     eprintln!("shequ 已停止");
+    Ok(())
+}
+
+/// Takes a backup every `schedule.every` and keeps the newest `schedule.keep`. A failed backup
+/// is logged and tried again at the next turn; it never stops the server.
+async fn scheduled_backups(
+    app: Arc<App>,
+    database_url: String,
+    schedule: crate::settings::BackupSchedule,
+) {
+    let mut ticks = tokio::time::interval(schedule.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate; the first backup comes one interval after start.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let kind = App::backup_kind_for(&database_url);
+        let path = schedule.dir.join(shequ_app::scheduled_backup_name(kind));
+        match app.backup(&Caller::operator(), &database_url, &path).await {
+            Ok(_) => {
+                tracing::info!(path = %path.display(), "scheduled backup written");
+                match shequ_app::prune_backups(&schedule.dir, schedule.keep) {
+                    Ok(removed) => {
+                        for old in removed {
+                            tracing::info!(path = %old.display(), "old backup removed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "old backups not pruned"),
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+        }
+    }
+}
+
+fn print_check(report: &shequ_app::ConsistencyReport) {
+    println!(
+        "已核对 {} 条记录、{} 个汇总计数：{}",
+        report.records_read,
+        report.fact_rows,
+        if report.is_consistent() {
+            "一致"
+        } else {
+            "发现不一致"
+        }
+    );
+    for line in &report.integrity {
+        println!("数据库完整性：{line}");
+    }
+    const SHOWN: usize = 20;
+    for m in report.fact_mismatches.iter().take(SHOWN) {
+        println!(
+            "汇总计数不一致：{} {} 年 {}：存储 {}，按记录应为 {}",
+            m.unit, m.year, m.fact, m.stored, m.recomputed
+        );
+    }
+    if report.fact_mismatches.len() > SHOWN {
+        println!(
+            "……另有 {} 处汇总计数不一致",
+            report.fact_mismatches.len() - SHOWN
+        );
+    }
+    for m in &report.survey_mismatches {
+        println!(
+            "测评计数不一致：{} {} 年 {}：记录的网上票数 {}，实有选票 {}（需人工核查）",
+            m.unit, m.year, m.kind, m.stored_ballots, m.ballots
+        );
+    }
+}
+
+/// Every kind of record of the whole tree for a year, as xlsx and CSV in the import formats,
+/// into a new or empty directory.
+async fn export_all(app: &App, year: i16, out: &Path) -> anyhow::Result<()> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .with_context(|| format!("无法读取 {}", out.display()))?
+            .next()
+            .is_some()
+    {
+        bail!("{} 不为空；请指定新的或空的目录", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("无法创建 {}", out.display()))?;
+    let caller = Caller::operator();
+    let roots = app.roots().await?;
+    let kinds = shequ_app::domain::records::RecordKind::ALL;
+    let bar = delayed_bar(ProgressBar::new((roots.len() * kinds.len() * 2) as u64));
+    bar.set_style(
+        ProgressStyle::with_template("导出 {bar:30} {pos}/{len} 个文件 {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut written = 0;
+    for root in &roots {
+        for kind in kinds {
+            for format in [shequ_app::ExportFormat::Xlsx, shequ_app::ExportFormat::Csv] {
+                let request = ExportRequest {
+                    unit: root.code.as_str().to_string(),
+                    year,
+                    kind,
+                    format,
+                };
+                let name = format!(
+                    "{}-{year}-{}.{}",
+                    root.code,
+                    kind.as_str(),
+                    match format {
+                        shequ_app::ExportFormat::Xlsx => "xlsx",
+                        shequ_app::ExportFormat::Csv => "csv",
+                    }
+                );
+                let path = out.join(name);
+                let temp = tempfile::NamedTempFile::new_in(out)
+                    .with_context(|| format!("无法在 {} 中写入", out.display()))?;
+                let writer = std::io::BufWriter::new(temp);
+                let writer = app
+                    .export_records(&caller, &request, writer, |_| {})
+                    .await?;
+                let temp = writer
+                    .into_inner()
+                    .map_err(|e| anyhow::anyhow!("写入失败：{}", e.error()))?;
+                temp.persist(&path)
+                    .with_context(|| format!("无法写入 {}", path.display()))?;
+                written += 1;
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "已导出 {year} 年全部记录：{written} 个文件（每类 xlsx 与 CSV 各一），在 {}；可用 shequ import records 导回",
+        out.display()
+    );
     Ok(())
 }
 

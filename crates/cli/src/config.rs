@@ -19,11 +19,18 @@ pub struct Cli {
     /// ballot QR codes, such as https://shequ.example.gov.cn
     #[arg(long, env = "SHEQU_PUBLIC_URL", global = true, value_parser = parse_public_url)]
     pub public_url: Option<String>,
+    /// A TOML file with the same settings as the flags (see `shequ default-config`); flags and
+    /// the environment take precedence over it
+    #[arg(long, env = "SHEQU_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log lines as text or json (default text)
+    #[arg(long, env = "SHEQU_LOG_FORMAT", global = true, value_parser = crate::settings::parse_log_format)]
+    pub log_format: Option<crate::settings::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
 
-fn parse_public_url(text: &str) -> Result<String, String> {
+pub(crate) fn parse_public_url(text: &str) -> Result<String, String> {
     let t = text.trim().trim_end_matches('/');
     let rest = t
         .strip_prefix("https://")
@@ -111,14 +118,9 @@ pub enum SurveyCommand {
 /// Where the data lives; every command takes these, so the CLI and the server share data.
 #[derive(Args, Clone)]
 pub struct DatabaseOptions {
-    /// Data directory (the SQLite database and, later, evidence files)
-    #[arg(
-        long,
-        env = "SHEQU_DATA_DIR",
-        default_value = "./shequ-data",
-        global = true
-    )]
-    pub data_dir: PathBuf,
+    /// Data directory (the SQLite database, evidence files included) [default: ./shequ-data]
+    #[arg(long, env = "SHEQU_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// Database URL: postgres://... for PostgreSQL; default is SQLite in the data directory
     #[arg(
         long,
@@ -129,25 +131,13 @@ pub struct DatabaseOptions {
     pub database_url: Option<String>,
 }
 
-impl DatabaseOptions {
-    pub fn url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("shequ.db").display()
-            ),
-        }
-    }
-}
-
 #[derive(Subcommand)]
 pub enum Command {
     /// Start the web server (initialises an empty database with the bundled data first)
     Serve {
-        /// Address and port to listen on
-        #[arg(long, env = "SHEQU_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address and port to listen on [default: 127.0.0.1:8080]
+        #[arg(long, env = "SHEQU_LISTEN")]
+        listen: Option<SocketAddr>,
         /// Address of a reverse proxy whose X-Forwarded-For / X-Forwarded-Proto are believed
         /// (repeat, or comma-separated in the environment)
         #[arg(
@@ -156,7 +146,43 @@ pub enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Longest time a request may take before it is answered 408 [default: 60s]
+        #[arg(long, env = "SHEQU_REQUEST_TIMEOUT", value_parser = crate::settings::parse_duration)]
+        request_timeout: Option<std::time::Duration>,
+        /// Take a backup this often while serving, such as 24h
+        #[arg(long, env = "SHEQU_BACKUP_EVERY", value_parser = crate::settings::parse_duration)]
+        backup_every: Option<std::time::Duration>,
+        /// How many scheduled backups to keep [default: 14]
+        #[arg(long, env = "SHEQU_BACKUP_KEEP")]
+        backup_keep: Option<usize>,
+        /// Where scheduled backups go [default: the data directory's backups/]
+        #[arg(long, env = "SHEQU_BACKUP_DIR")]
+        backup_dir: Option<PathBuf>,
     },
+    /// A consistent backup of the whole database, evidence files included, taken while the
+    /// server keeps serving (SQLite: a database file; PostgreSQL: a pg_dump archive)
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (or PostgreSQL database)
+    Restore {
+        file: PathBuf,
+        /// Replace what is there (the previous SQLite database is kept beside it)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify that the counts indicators and reports read equal a recomputation from the
+    /// records (exit status 1 when they do not)
+    Check {
+        /// Rebuild the counts that differ
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Print a commented example configuration file
+    DefaultConfig,
+    /// Validate a configuration file without starting anything
+    CheckConfig { file: PathBuf },
     /// Import reference data and records
     #[command(subcommand)]
     Import(ImportCommand),
@@ -333,6 +359,14 @@ pub enum ExportCommand {
         /// Write to this file instead of the standard output
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Every kind of record of every unit for a year, as xlsx and CSV in the import formats
+    All {
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+        /// A new or empty directory
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

@@ -62,6 +62,8 @@ pub trait OperationsStore: Send + Sync {
     /// it) written to a new SQLite file while others keep writing. SQLite only; a PostgreSQL
     /// database is copied with pg_dump.
     async fn backup_into(&self, path: &Path) -> Result<(), StoreError>;
+    /// Whether the database holds any table (a restore target must be empty).
+    async fn has_tables(&self) -> Result<bool, StoreError>;
 }
 
 fn small(row: &sqlx::any::AnyRow, column: &str) -> Result<i16, StoreError> {
@@ -147,6 +149,21 @@ impl OperationsStore for SqlStore {
         }
         tx.rollback().await?;
         Ok(report)
+    }
+
+    async fn has_tables(&self) -> Result<bool, StoreError> {
+        let sql = match crate::Store::backend(self) {
+            Backend::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema()"
+            }
+        };
+        let n: i64 = sqlx::query(sql)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        Ok(n > 0)
     }
 
     async fn backup_into(&self, path: &Path) -> Result<(), StoreError> {

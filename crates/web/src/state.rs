@@ -15,6 +15,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The address residents reach the server at, for the voting links in QR codes.
     pub public_url: Arc<str>,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -24,7 +26,13 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             trusted_proxies: Arc::new(Vec::new()),
             public_url: Arc::from("http://127.0.0.1:8080"),
+            request_timeout: std::time::Duration::from_secs(60),
         }
+    }
+
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> AppState {
+        self.request_timeout = timeout;
+        self
     }
 
     pub fn with_public_url(mut self, url: &str) -> AppState {

@@ -1,0 +1,444 @@
+//! Running shequ for years on one server: consistent online backups (SQLite by `VACUUM INTO`,
+//! PostgreSQL by pg_dump), restores that never overwrite without being told to and check what
+//! they put in place, the consistency check with its repair, and pruning scheduled backups.
+//!
+//! Evidence files are stored in the database, so a backup of the database holds them too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use shequ_store::{ConsistencyReport, OperationsStore, SqlStore};
+
+use crate::{App, AppError, Caller};
+
+/// The first bytes of a SQLite database file and of a pg_dump custom-format archive.
+const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+const PGDUMP_MAGIC: &[u8] = b"PGDMP";
+
+/// The file the SQLite database lives in, inside the data directory.
+pub const SQLITE_FILE: &str = "shequ.db";
+
+/// What a backup file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupKind {
+    Sqlite,
+    PgDump,
+}
+
+impl BackupKind {
+    /// The extension scheduled backups get.
+    pub fn extension(self) -> &'static str {
+        match self {
+            BackupKind::Sqlite => "db",
+            BackupKind::PgDump => "pgdump",
+        }
+    }
+
+    fn of_file(path: &Path) -> Result<BackupKind, AppError> {
+        use std::io::Read;
+        let mut head = [0u8; 16];
+        let mut file = std::fs::File::open(path).map_err(|e| {
+            AppError::BadRequest(format!("无法读取备份文件 {}：{e}", path.display()))
+        })?;
+        let n = file.read(&mut head).map_err(|e| {
+            AppError::BadRequest(format!("无法读取备份文件 {}：{e}", path.display()))
+        })?;
+        if head[..n].starts_with(SQLITE_MAGIC) {
+            Ok(BackupKind::Sqlite)
+        } else if head[..n].starts_with(PGDUMP_MAGIC) {
+            Ok(BackupKind::PgDump)
+        } else {
+            Err(AppError::BadRequest(format!(
+                "{} 不是 shequ 的备份文件（既不是 SQLite 数据库，也不是 pg_dump 归档）",
+                path.display()
+            )))
+        }
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A temporary name beside the target, so a failed step leaves the target as it was.
+fn beside(target: &Path, what: &str) -> PathBuf {
+    let name = target
+        .file_name()
+        .map_or_else(|| "shequ".into(), |n| n.to_string_lossy().into_owned());
+    target.with_file_name(format!(".{name}.{what}-{}", std::process::id()))
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> AppError {
+    AppError::Internal(format!("{what} {}：{e}", path.display()))
+}
+
+/// Runs a PostgreSQL client program, saying what to install when it is missing. The database
+/// URL is passed as an argument and never logged.
+fn run_pg_tool(program: &str, args: &[&str]) -> Result<(), AppError> {
+    let output = Command::new(program).args(args).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            AppError::BadRequest(format!(
+                "未找到 {program}：PostgreSQL 数据库的备份与恢复需要 PostgreSQL 客户端程序\
+                 （Debian/Ubuntu：apt-get install postgresql-client，版本不低于服务器）"
+            ))
+        } else {
+            AppError::Internal(format!("无法运行 {program}：{e}"))
+        }
+    })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(AppError::Internal(format!(
+            "{program} 失败（{}）：{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    pub kind: BackupKind,
+    /// Where the database that was there before went (SQLite, with `--force`).
+    pub kept_previous: Option<PathBuf>,
+    pub check: ConsistencyReport,
+}
+
+impl App {
+    /// Writes a consistent backup of the whole database to `dest` while the server goes on
+    /// serving: a SQLite database file, or a pg_dump archive for PostgreSQL. Written beside
+    /// `dest` and renamed at the end, so a failed backup leaves nothing half-written; an
+    /// existing file is not overwritten.
+    pub async fn backup(
+        &self,
+        caller: &Caller,
+        database_url: &str,
+        dest: &Path,
+    ) -> Result<BackupKind, AppError> {
+        caller.require_operator()?;
+        if dest.exists() {
+            return Err(AppError::BadRequest(format!(
+                "{} 已存在；备份不覆盖已有文件",
+                dest.display()
+            )));
+        }
+        let temp = beside(dest, "partial");
+        let _ = std::fs::remove_file(&temp);
+        let kind = if is_postgres(database_url) {
+            let target = temp.to_string_lossy().into_owned();
+            let url = database_url.to_string();
+            tokio::task::spawn_blocking(move || {
+                run_pg_tool(
+                    "pg_dump",
+                    &[
+                        "--format=custom",
+                        "--no-owner",
+                        "--file",
+                        &target,
+                        "--dbname",
+                        &url,
+                    ],
+                )
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+            BackupKind::PgDump
+        } else {
+            self.store.backup_into(&temp).await?;
+            BackupKind::Sqlite
+        };
+        let finished = std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&temp, dest));
+        if let Err(e) = finished {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io_error("无法写入备份", dest, e));
+        }
+        let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        let audit = caller.audit(
+            "ops.backup",
+            None,
+            &dest.display().to_string(),
+            &format!("备份数据库（{} 字节）", size),
+        );
+        self.store.append_audit(&audit).await?;
+        Ok(kind)
+    }
+
+    /// Compares every aggregate count with a recomputation from the records; with `repair`,
+    /// rebuilds the counts that differ and checks again.
+    pub async fn check(
+        &self,
+        caller: &Caller,
+        repair: bool,
+    ) -> Result<(ConsistencyReport, Option<ConsistencyReport>), AppError> {
+        caller.require_operator()?;
+        let before = self.store.check_consistency().await?;
+        if !repair || before.fact_mismatches.is_empty() {
+            return Ok((before, None));
+        }
+        self.store.rebuild_record_facts().await?;
+        let audit = caller.audit(
+            "ops.repair",
+            None,
+            "record_facts",
+            &format!(
+                "重建汇总计数：修正 {} 处不一致",
+                before.fact_mismatches.len()
+            ),
+        );
+        self.store.append_audit(&audit).await?;
+        let after = self.store.check_consistency().await?;
+        Ok((before, Some(after)))
+    }
+}
+
+/// A SQLite file is whole pages of the size its header names; a truncated copy is not.
+fn check_sqlite_size(path: &Path) -> Result<(), AppError> {
+    use std::io::Read;
+    let mut header = [0u8; 100];
+    let len = std::fs::metadata(path)
+        .map_err(|e| io_error("无法读取", path, e))?
+        .len();
+    let whole = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok();
+    let page = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    if !whole || page < 512 || len < page || len % page != 0 {
+        return Err(AppError::BadRequest(format!(
+            "备份文件 {} 不完整（{len} 字节，不是整数个 {page} 字节的页），可能在复制中被截断",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Opens a SQLite copy and checks it is an undamaged shequ database.
+async fn check_sqlite_copy(path: &Path) -> Result<(), AppError> {
+    let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .map_err(|e| {
+            AppError::BadRequest(format!("备份文件无法打开，可能已损坏或不完整（{e}）"))
+        })?;
+    let report = store.check_consistency().await;
+    store.pool().close().await;
+    let report = report
+        .map_err(|e| AppError::BadRequest(format!("备份文件不是可用的 shequ 数据库：{e}")))?;
+    if report.integrity.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(format!(
+            "备份文件已损坏：{}",
+            report.integrity.join("；")
+        )))
+    }
+}
+
+/// Whether a data directory holds anything (a missing one holds nothing).
+fn dir_has_entries(dir: &Path) -> Result<bool, AppError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_some()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_error("无法读取数据目录", dir, e)),
+    }
+}
+
+/// Restores a backup: a SQLite file into the data directory (refused when the directory is
+/// not empty unless `force`, which keeps the previous database beside it), or a pg_dump
+/// archive into the PostgreSQL database (refused when it has tables unless `force`). The
+/// backup is checked before it is put in place, brought up to this version's schema after,
+/// and checked again.
+pub async fn restore(
+    backup: &Path,
+    database_url: &str,
+    data_dir: &Path,
+    force: bool,
+) -> Result<RestoreOutcome, AppError> {
+    let kind = BackupKind::of_file(backup)?;
+    let postgres = is_postgres(database_url);
+    let mut kept_previous = None;
+    match (kind, postgres) {
+        (BackupKind::Sqlite, false) => {
+            check_sqlite_size(backup)?;
+            if dir_has_entries(data_dir)? && !force {
+                return Err(AppError::Conflict(format!(
+                    "数据目录 {} 不为空；恢复会替换其中的数据库，如确要替换请加 --force（原数据库将改名保留）",
+                    data_dir.display()
+                )));
+            }
+            std::fs::create_dir_all(data_dir)
+                .map_err(|e| io_error("无法创建数据目录", data_dir, e))?;
+            let target = data_dir.join(SQLITE_FILE);
+            let temp = beside(&target, "restoring");
+            std::fs::copy(backup, &temp).map_err(|e| io_error("无法写入", &temp, e))?;
+            // Check the very copy that will be put in place: a damaged backup replaces nothing.
+            if let Err(e) = check_sqlite_copy(&temp).await {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+                }
+                return Err(e);
+            }
+            std::fs::File::open(&temp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io_error("无法写入", &temp, e))?;
+            if target.exists() {
+                let stamp = jiff::Timestamp::now()
+                    .strftime("%Y%m%dT%H%M%SZ")
+                    .to_string();
+                let previous = data_dir.join(format!("{SQLITE_FILE}.before-restore-{stamp}"));
+                std::fs::rename(&target, &previous)
+                    .map_err(|e| io_error("无法保留原数据库", &target, e))?;
+                // Its write-ahead log may hold its last writes: it goes with it.
+                for suffix in ["-wal", "-shm"] {
+                    let log = data_dir.join(format!("{SQLITE_FILE}{suffix}"));
+                    if log.exists() {
+                        let moved = PathBuf::from(format!("{}{suffix}", previous.display()));
+                        std::fs::rename(&log, &moved)
+                            .map_err(|e| io_error("无法保留原数据库", &log, e))?;
+                    }
+                }
+                kept_previous = Some(previous);
+            }
+            std::fs::rename(&temp, &target).map_err(|e| io_error("无法写入", &target, e))?;
+        }
+        (BackupKind::PgDump, true) => {
+            let store = SqlStore::connect(database_url).await?;
+            let has_tables = store.has_tables().await?;
+            store.pool().close().await;
+            if has_tables && !force {
+                return Err(AppError::Conflict(
+                    "目标 PostgreSQL 数据库不为空；恢复会替换其中的数据，如确要替换请加 --force"
+                        .into(),
+                ));
+            }
+            let file = backup.to_string_lossy().into_owned();
+            let url = database_url.to_string();
+            tokio::task::spawn_blocking(move || {
+                let mut args = vec!["--no-owner", "--exit-on-error", "--single-transaction"];
+                if has_tables {
+                    args.extend(["--clean", "--if-exists"]);
+                }
+                args.extend(["--dbname", &url, &file]);
+                run_pg_tool("pg_restore", &args)
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        }
+        (BackupKind::Sqlite, true) => {
+            return Err(AppError::BadRequest(
+                "这是 SQLite 备份，不能恢复到 PostgreSQL 数据库；请不设 --database-url 恢复到数据目录".into(),
+            ));
+        }
+        (BackupKind::PgDump, false) => {
+            return Err(AppError::BadRequest(
+                "这是 PostgreSQL 备份（pg_dump），请用 --database-url 指定要恢复到的 PostgreSQL 数据库".into(),
+            ));
+        }
+    }
+    let url = if postgres {
+        database_url.to_string()
+    } else {
+        format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display())
+    };
+    // Opening migrates: a backup from an older version is brought up to this one.
+    let app = App::open(&url).await?;
+    let check = app.store.check_consistency().await?;
+    let audit = Caller::operator().audit(
+        "ops.restore",
+        None,
+        &backup.display().to_string(),
+        "从备份恢复数据库",
+    );
+    app.store.append_audit(&audit).await?;
+    Ok(RestoreOutcome {
+        kind,
+        kept_previous,
+        check,
+    })
+}
+
+/// Removes the oldest scheduled backups (`shequ-*.db` / `shequ-*.pgdump`, named by time) so
+/// that `keep` remain; returns what was removed.
+pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, AppError> {
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error("无法读取备份目录", dir, e))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.starts_with("shequ-") && (name.ends_with(".db") || name.ends_with(".pgdump"))
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep);
+    let removed: Vec<PathBuf> = backups.into_iter().take(excess).collect();
+    for path in &removed {
+        std::fs::remove_file(path).map_err(|e| io_error("无法删除旧备份", path, e))?;
+    }
+    Ok(removed)
+}
+
+/// The name of a scheduled backup taken now: sorts by time.
+pub fn scheduled_backup_name(kind: BackupKind) -> String {
+    format!(
+        "shequ-{}.{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
+        kind.extension()
+    )
+}
+
+impl App {
+    pub fn backup_kind_for(database_url: &str) -> BackupKind {
+        if is_postgres(database_url) {
+            BackupKind::PgDump
+        } else {
+            BackupKind::Sqlite
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_and_nothing_else_is_touched() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for name in [
+            "shequ-20101201T000000Z.db",
+            "shequ-20101202T000000Z.db",
+            "shequ-20101203T000000Z.db",
+            "notes.txt",
+            "shequ.db",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let removed = prune_backups(dir.path(), 2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(removed, vec![dir.path().join("shequ-20101201T000000Z.db")]);
+        assert!(dir.path().join("notes.txt").exists());
+        assert!(dir.path().join("shequ.db").exists());
+        assert!(dir.path().join("shequ-20101203T000000Z.db").exists());
+    }
+
+    #[test]
+    fn backups_are_recognised_by_their_first_bytes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sqlite = dir.path().join("a");
+        std::fs::write(&sqlite, b"SQLite format 3\0rest").unwrap_or_else(|e| panic!("{e}"));
+        let dump = dir.path().join("b");
+        std::fs::write(&dump, b"PGDMP\x01").unwrap_or_else(|e| panic!("{e}"));
+        let other = dir.path().join("c");
+        std::fs::write(&other, b"PK\x03\x04").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(BackupKind::of_file(&sqlite).ok(), Some(BackupKind::Sqlite));
+        assert_eq!(BackupKind::of_file(&dump).ok(), Some(BackupKind::PgDump));
+        assert!(BackupKind::of_file(&other).is_err());
+        assert!(BackupKind::of_file(&dir.path().join("missing")).is_err());
+    }
+}
