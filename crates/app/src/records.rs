@@ -1226,6 +1226,11 @@ impl App {
                 )
             })
             .collect();
+        tracing::info!(
+            file = %file.name,
+            changes = changes.len(),
+            "import checked; writing it in one transaction"
+        );
         self.store
             .apply_record_changes(&changes, &expected, &caller.actor.audit_name(), &audits)
             .await

@@ -28,6 +28,9 @@ pub struct TestDatabase {
     /// The data directory the test's server uses (holds the SQLite file for SQLite).
     pub data_dir: PathBuf,
     schema: Option<String>,
+    /// A whole PostgreSQL database of its own (for pg_dump and pg_restore, which work on
+    /// databases, not schemas).
+    database: Option<String>,
 }
 
 impl TestDatabase {
@@ -38,7 +41,39 @@ impl TestDatabase {
             url: format!("sqlite://{}?mode=rwc", data_dir.join("shequ.db").display()),
             data_dir,
             schema: None,
+            database: None,
         }
+    }
+
+    /// A fresh PostgreSQL database of its own, or None as [`TestDatabase::postgres`].
+    pub async fn postgres_database() -> Option<TestDatabase> {
+        let admin = postgres_admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                if std::env::var("SHEQU_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                    panic!("PostgreSQL required but unreachable at {admin}: {e}");
+                }
+                eprintln!("notice: PostgreSQL pass skipped, {admin} unreachable: {e}");
+                return None;
+            }
+        };
+        let name = unique_name("db");
+        let create = format!("CREATE DATABASE {name}");
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await
+        {
+            panic!("cannot create test database: {e}");
+        }
+        let data_dir = std::env::temp_dir().join(unique_name("shequ_test_pgdb"));
+        let _ = std::fs::create_dir_all(&data_dir);
+        Some(TestDatabase {
+            url: database_url(&admin, &name),
+            data_dir,
+            schema: None,
+            database: Some(name),
+        })
     }
 
     /// A fresh schema on the test PostgreSQL, or None (with a printed notice) when it cannot be
@@ -71,13 +106,46 @@ impl TestDatabase {
             url: format!("{admin}{separator}options=-c%20search_path%3D{schema}"),
             data_dir,
             schema: Some(schema),
+            database: None,
         })
+    }
+}
+
+/// The admin URL with another database name in its path.
+fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(database) = self.database.take() {
+            let admin = postgres_admin_url();
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let drop = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
         if let Some(schema) = self.schema.take() {
             // Dropping needs a connection; do it on a throwaway thread with its own runtime so
             // that Drop works inside and outside async tests.

@@ -8,6 +8,7 @@ mod cli_import;
 mod evaluation;
 
 mod helpers;
+mod operations;
 mod pages;
 mod records;
 mod reports;
