@@ -74,7 +74,11 @@ impl App {
             });
         }
         if unit.level == Level::Committee {
-            return self.community_dashboard(unit, month).await;
+            let may_submit = shequ_domain::access::may_write_records(
+                &caller.actor,
+                &crate::records::unit_path(&unit),
+            );
+            return self.community_dashboard(unit, month, may_submit).await;
         }
         let view = self.period_view(unit.clone(), month, Basis::Live).await?;
         let mut reviews_waiting = Vec::new();
@@ -94,7 +98,12 @@ impl App {
         })
     }
 
-    async fn community_dashboard(&self, unit: Unit, month: Period) -> Result<Dashboard, AppError> {
+    async fn community_dashboard(
+        &self,
+        unit: Unit,
+        month: Period,
+        may_submit: bool,
+    ) -> Result<Dashboard, AppError> {
         let t = today();
         let code = unit.code.as_str().to_string();
         let due_view = self.period_view(unit.clone(), month, Basis::Live).await?;
@@ -116,7 +125,11 @@ impl App {
         let mut todos = Vec::new();
         match &report {
             Some(r) if r.status == ReportStatus::Missing => todos.push(Todo {
-                text: format!("报送{}月报（截止 {}）", month.label_zh(), r.due),
+                text: if may_submit {
+                    format!("报送{}月报（截止 {}）", month.label_zh(), r.due)
+                } else {
+                    format!("{}月报尚未报送（截止 {}）", month.label_zh(), r.due)
+                },
                 link: format!("/units/{code}/reports/{month}"),
             }),
             Some(r) if r.changed => todos.push(Todo {

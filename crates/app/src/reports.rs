@@ -118,7 +118,7 @@ pub struct SubmissionReport {
     pub submitted_at: Option<String>,
     pub submitted_by: Option<String>,
     pub submissions: i64,
-    /// on_time, late, missing or not_expected
+    /// on_time, late, missing, not_expected or upcoming (the month has not ended)
     pub status: &'static str,
     pub changed_since_submitted: bool,
 }
@@ -139,6 +139,8 @@ pub enum ReportStatus {
     Late,
     Missing,
     NotExpected,
+    /// The month has not ended: nothing is due yet, and nothing is counted.
+    Upcoming,
 }
 
 impl ReportStatus {
@@ -148,6 +150,7 @@ impl ReportStatus {
             ReportStatus::Late => "late",
             ReportStatus::Missing => "missing",
             ReportStatus::NotExpected => "not_expected",
+            ReportStatus::Upcoming => "upcoming",
         }
     }
 
@@ -157,6 +160,7 @@ impl ReportStatus {
             ReportStatus::Late => "逾期报送",
             ReportStatus::Missing => "未报送",
             ReportStatus::NotExpected => "无需报送",
+            ReportStatus::Upcoming => "未到报送期",
         }
     }
 
@@ -166,6 +170,7 @@ impl ReportStatus {
             ReportStatus::Late,
             ReportStatus::Missing,
             ReportStatus::NotExpected,
+            ReportStatus::Upcoming,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -331,6 +336,19 @@ fn by_coverage(a: &Rollup, b: &Rollup) -> std::cmp::Ordering {
         .then_with(|| a.unit.code.cmp(&b.unit.code))
 }
 
+/// Whether `a` covered strictly less of its items than `b`, compared exactly.
+fn coverage_below(a: &Rollup, b: &Rollup) -> bool {
+    let (an, ad) = (
+        a.figures.services.items_covered,
+        a.figures.services.items_possible.max(1),
+    );
+    let (bn, bd) = (
+        b.figures.services.items_covered,
+        b.figures.services.items_possible.max(1),
+    );
+    i128::from(an) * i128::from(bd) < i128::from(bn) * i128::from(ad)
+}
+
 /// One table of a bulletin, as the page, the print view and the spreadsheet all show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulletinTable {
@@ -372,15 +390,22 @@ impl Bulletin {
             .collect();
         ranked.sort_by(by_coverage);
         let named = NAMED_UNITS.min(ranked.len() / 2);
-        let best = ranked[..named]
+        // Only a unit that has covered something, and more than every unit named lagging,
+        // is named best: ties are not singled out either way.
+        let best: Vec<&Rollup> = ranked[..named]
             .iter()
-            .map(|r| r.unit.name.clone())
+            .filter(|r| r.figures.services.items_covered > 0)
             .collect();
-        let lagging = ranked[ranked.len() - named..]
-            .iter()
-            .rev()
-            .map(|r| r.unit.name.clone())
-            .collect();
+        let lagging: Vec<&Rollup> = match best.last() {
+            None => Vec::new(),
+            Some(lowest_best) => ranked[ranked.len() - named..]
+                .iter()
+                .rev()
+                .filter(|r| coverage_below(r, lowest_best))
+                .collect(),
+        };
+        let best = best.iter().map(|r| r.unit.name.clone()).collect();
+        let lagging = lagging.iter().map(|r| r.unit.name.clone()).collect();
         let tables = bulletin_tables(&view, &ranked);
         Bulletin {
             view,
@@ -549,6 +574,28 @@ fn due_for(
     due_on(year, month, day).unwrap_or_else(|_| month_end(year, month))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_written_to_the_microsecond() {
+        let t: jiff::Timestamp = "2010-04-03T01:02:03.4Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fixed_instant(t), "2010-04-03T01:02:03.400000Z");
+        let whole: jiff::Timestamp = "2010-04-03T01:02:03Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fixed_instant(whole), "2010-04-03T01:02:03.000000Z");
+    }
+}
+
+/// An instant with microseconds always written out, so that instants compare as text.
+fn fixed_instant(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 fn check_period(text: &str) -> Result<Period, AppError> {
     let period = Period::parse(text).map_err(AppError::BadRequest)?;
     check_year(period.year())?;
@@ -633,9 +680,13 @@ impl App {
                 .months()
                 .any(|m| expected_in(c.opened_on, c.closed_on, year, m));
             for m in period.months() {
-                let due = due_for(c, year, m, &days);
                 let report = submitted.remove(&(c.code.clone(), m));
-                let expected = expected_in(c.opened_on, c.closed_on, year, m);
+                // A submitted report keeps the due date it was submitted under.
+                let due = report
+                    .as_ref()
+                    .map_or_else(|| due_for(c, year, m, &days), |r| r.due_on);
+                let ended = now > month_end(year, m);
+                let expected = ended && expected_in(c.opened_on, c.closed_on, year, m);
                 let mut is_changed = false;
                 if let Some(r) = &report {
                     let snapshot: Snapshot = serde_json::from_str(&r.snapshot).map_err(|e| {
@@ -647,8 +698,11 @@ impl App {
                     snapshots.push(snapshot.figures);
                 }
                 let status = match (&report, expected) {
+                    (_, false) if !ended => ReportStatus::Upcoming,
                     (_, false) => ReportStatus::NotExpected,
-                    (Some(r), true) if on_time(r.first_submitted_on, due) => ReportStatus::OnTime,
+                    (Some(r), true) if on_time(r.first_submitted_on, r.due_on) => {
+                        ReportStatus::OnTime
+                    }
                     (Some(_), true) => ReportStatus::Late,
                     (None, true) => ReportStatus::Missing,
                 };
@@ -718,8 +772,13 @@ impl App {
         }
         // A community child not open in the period is left out, as is a closed higher unit
         // with nothing counted.
+        let period_end = month_end(year, last);
+        let period_start = jiff::civil::Date::new(year, first, 1).unwrap_or(period_end);
         children.retain(|c| {
-            c.communities > 0 || (c.unit.level != Level::Committee && c.unit.closed_on.is_none())
+            c.communities > 0
+                || (c.unit.level != Level::Committee
+                    && c.unit.opened_on.is_none_or(|d| d <= period_end)
+                    && c.unit.closed_on.is_none_or(|d| d > period_start))
         });
         Ok(PeriodView {
             period,
@@ -784,9 +843,10 @@ impl App {
             )));
         }
         let end = month_end(year, month);
-        if today() < end {
+        if today() <= end {
             return Err(AppError::BadRequest(format!(
-                "{year}年{month}月尚未结束，月报最早可在 {end} 报送"
+                "{year}年{month}月尚未结束，月报最早可在 {} 报送",
+                end.tomorrow().unwrap_or(end)
             )));
         }
         if !expected_in(unit.opened_on, unit.closed_on, year, month) {
@@ -809,17 +869,19 @@ impl App {
         let snapshot_json =
             serde_json::to_string(&snapshot).map_err(|e| AppError::Internal(e.to_string()))?;
         let now = jiff::Timestamp::now();
-        let at = now.to_string();
+        let at = fixed_instant(now);
         let on = now.to_zoned_datetime(shanghai()).date();
-        let previous = community.months.first().and_then(|m| m.submitted.as_ref());
+        let due_on = community
+            .months
+            .first()
+            .map_or_else(|| month_end(year, month), |m| m.due);
         let audit = caller.audit(
             "report.submit",
             Some(&unit.code),
             &format!("{year}-{month:02}"),
             &format!(
-                "{}报送{year}年{month}月月报（第 {} 次）：服务记录 {} 条，服务人次 {}，活动 {} 次",
+                "{}报送{year}年{month}月月报（截止 {due_on}）：服务记录 {} 条，服务人次 {}，活动 {} 次",
                 unit.name,
-                previous.map_or(1, |p| p.submissions + 1),
                 snapshot.figures.services.records,
                 snapshot.figures.services.people_served,
                 snapshot.figures.activities.total
@@ -834,6 +896,7 @@ impl App {
                     month,
                     at: &at,
                     on,
+                    due_on,
                     by: &caller.actor.audit_name(),
                     snapshot: &snapshot_json,
                 },

@@ -20,6 +20,9 @@ pub struct SubmittedReport {
     pub first_submitted_at: String,
     /// The local (北京时间) date of the first submission.
     pub first_submitted_on: jiff::civil::Date,
+    /// The due date in force at the first submission: later changes to due days do not turn
+    /// an on-time report late.
+    pub due_on: jiff::civil::Date,
     pub submitted_at: String,
     pub submitted_by: String,
     pub submissions: i64,
@@ -47,6 +50,7 @@ pub struct NewSubmission<'a> {
     pub month: i8,
     pub at: &'a str,
     pub on: jiff::civil::Date,
+    pub due_on: jiff::civil::Date,
     pub by: &'a str,
     pub snapshot: &'a str,
 }
@@ -87,7 +91,7 @@ pub trait ReportStore: Send + Sync {
 }
 
 const REPORT_COLUMNS: &str = "p.unit_code, p.year, p.month, p.first_submitted_at, \
-     p.first_submitted_on, p.submitted_at, p.submitted_by, p.submissions, p.snapshot";
+     p.first_submitted_on, p.due_on, p.submitted_at, p.submitted_by, p.submissions, p.snapshot";
 
 fn small(row: &sqlx::any::AnyRow, column: &str) -> Result<i64, StoreError> {
     Ok(row.try_get(column)?)
@@ -96,12 +100,14 @@ fn small(row: &sqlx::any::AnyRow, column: &str) -> Result<i64, StoreError> {
 fn report_from_row(row: &sqlx::any::AnyRow) -> Result<SubmittedReport, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("progress report {what}"));
     let on: String = row.try_get("first_submitted_on")?;
+    let due: String = row.try_get("due_on")?;
     Ok(SubmittedReport {
         unit: code_of(row, "unit_code")?,
         year: i16::try_from(small(row, "year")?).map_err(|_| corrupt("year"))?,
         month: i8::try_from(small(row, "month")?).map_err(|_| corrupt("month"))?,
         first_submitted_at: row.try_get("first_submitted_at")?,
         first_submitted_on: on.parse().map_err(|_| corrupt("date"))?,
+        due_on: due.parse().map_err(|_| corrupt("due date"))?,
         submitted_at: row.try_get("submitted_at")?,
         submitted_by: row.try_get("submitted_by")?,
         submissions: row.try_get("submissions")?,
@@ -120,18 +126,26 @@ impl ReportStore for SqlStore {
         let result: Result<SubmittedReport, StoreError> = async {
             ancestors_in(&mut tx, s.unit).await?;
             sqlx::query(
+                // Of submissions racing, the latest instant's snapshot stands; instants are
+                // written with a fixed precision so that they compare as text.
                 "INSERT INTO progress_reports (unit_code, year, month, first_submitted_at, \
-                 first_submitted_on, submitted_at, submitted_by, submissions, snapshot) \
-                 VALUES ($1, $2, $3, $4, $5, $4, $6, 1, $7) \
+                 first_submitted_on, due_on, submitted_at, submitted_by, submissions, snapshot) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $4, $7, 1, $8) \
                  ON CONFLICT (unit_code, year, month) DO UPDATE SET \
-                 submitted_at = excluded.submitted_at, submitted_by = excluded.submitted_by, \
-                 submissions = progress_reports.submissions + 1, snapshot = excluded.snapshot",
+                 submissions = progress_reports.submissions + 1, \
+                 submitted_by = CASE WHEN excluded.submitted_at >= progress_reports.submitted_at \
+                   THEN excluded.submitted_by ELSE progress_reports.submitted_by END, \
+                 snapshot = CASE WHEN excluded.submitted_at >= progress_reports.submitted_at \
+                   THEN excluded.snapshot ELSE progress_reports.snapshot END, \
+                 submitted_at = CASE WHEN excluded.submitted_at >= progress_reports.submitted_at \
+                   THEN excluded.submitted_at ELSE progress_reports.submitted_at END",
             )
             .bind(s.unit.as_str())
             .bind(i64::from(s.year))
             .bind(i64::from(s.month))
             .bind(s.at)
             .bind(s.on.to_string())
+            .bind(s.due_on.to_string())
             .bind(s.by)
             .bind(s.snapshot)
             .execute(&mut *tx)

@@ -1104,6 +1104,7 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
                             month,
                             at,
                             on: at[..10].parse().unwrap(),
+                            due_on: "2010-04-05".parse().unwrap(),
                             by: "worker",
                             snapshot,
                         },
@@ -1127,6 +1128,13 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
     assert_eq!(again.first_submitted_on, "2010-04-03".parse().unwrap());
     assert_eq!(again.submitted_at, "2010-04-09T01:00:00Z");
     assert_eq!(again.snapshot, "{\"v\":2}");
+    assert_eq!(again.due_on, "2010-04-05".parse().unwrap());
+    // A submission that lost a race (an earlier instant arriving later) is counted but does
+    // not replace the later snapshot.
+    let raced = submit(a, 3, "2010-04-08T01:00:00Z", "{\"v\":0}").await;
+    assert_eq!(raced.submissions, 3);
+    assert_eq!(raced.submitted_at, "2010-04-09T01:00:00Z");
+    assert_eq!(raced.snapshot, "{\"v\":2}");
     submit(b, 4, "2010-05-01T01:00:00Z", "{}").await;
     submit(farm, 3, "2010-04-01T01:00:00Z", "{}").await;
     let street = store
@@ -1152,7 +1160,7 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
         .unwrap();
     assert_eq!(county.len(), 1);
     assert_eq!(county[0].unit, *farm);
-    // Two submissions, two audit lines.
+    // Three submissions, three audit lines.
     let audited = store
         .audit_entries(Some(&code("230102001001")), None, 50)
         .await
@@ -1162,7 +1170,7 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
             .iter()
             .filter(|e| e.entry.action == "report.submit")
             .count(),
-        2
+        3
     );
 
     let setting = |unit: &str, month: i8, day: i8| DeadlineSetting {
@@ -1222,6 +1230,7 @@ async fn reports_keep_the_first_submission_and_deadlines_per_unit(store: SqlStor
                 month: 3,
                 at: "2010-04-01T00:00:00Z",
                 on: "2010-04-01".parse().unwrap(),
+                due_on: "2010-04-05".parse().unwrap(),
                 by: "x",
                 snapshot: "{}",
             },

@@ -13,13 +13,15 @@ fn svg(
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
 ) -> String {
     let mut out = String::new();
-    let drawn = {
+    // A chart the library cannot draw must cost the page its chart, not the request.
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
         root.fill(&WHITE)
             .map_err(|e| e.to_string())
             .and_then(|()| draw(&root))
             .and_then(|()| root.present().map_err(|e| e.to_string()))
-    };
+    }))
+    .unwrap_or_else(|_| Err("the chart library panicked".into()));
     match drawn {
         Ok(()) => out,
         // A chart that cannot be drawn leaves its table to tell the numbers.
@@ -37,9 +39,12 @@ fn axis_top(percents: &[f64]) -> f64 {
     ((largest / 10.0).floor() * 10.0 + 10.0).clamp(10.0, 100.0)
 }
 
-/// Vertical bars of percentages (0 to 100) with a label under each bar.
+/// Vertical bars of percentages (0 to 100) with a label under each bar; nothing without bars.
 pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> String {
-    let n = labels.len().max(1) as u32;
+    if labels.is_empty() {
+        return String::new();
+    }
+    let n = labels.len() as u32;
     svg(760, 320, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(caption, (FONT, 18))
@@ -78,9 +83,13 @@ pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> Strin
     })
 }
 
-/// Horizontal bars of percentages, one per named unit, best at the top.
+/// Horizontal bars of percentages, one per named unit, best at the top; nothing without units
+/// (an empty axis would ask the chart library for zero labels, which it cannot draw).
 pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String {
-    let n = names.len().max(1) as u32;
+    if names.is_empty() {
+        return String::new();
+    }
+    let n = names.len() as u32;
     let height = 60 + 24 * n;
     svg(760, height, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -127,8 +136,11 @@ pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String
     })
 }
 
-/// A line of counts by month.
+/// A line of counts by month; nothing without months.
 pub fn monthly_line(caption: &str, points: &[(i8, i64)]) -> String {
+    if points.is_empty() {
+        return String::new();
+    }
     let last = points.last().map_or(12, |(m, _)| *m).max(2) as i32;
     let top = points.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64 * 1.1;
     svg(760, 300, |root| {
@@ -193,5 +205,9 @@ mod tests {
         assert_eq!(axis_top(&[26.4, 3.0]), 30.0);
         assert_eq!(axis_top(&[100.0]), 100.0);
         assert_eq!(axis_top(&[]), 10.0);
+        // Nothing to draw is no chart, not a panic or an endless loop.
+        assert_eq!(ranking_bars("排名", &[], &[]), "");
+        assert_eq!(percent_bars("覆盖", &[], &[]), "");
+        assert_eq!(monthly_line("趋势", &[]), "");
     }
 }

@@ -564,6 +564,26 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         body["message"].as_str().unwrap().contains("尚未结束"),
         "{body}"
     );
+    // The month under way is not yet due: neither expected nor missing, and not submittable.
+    let this_month = month_text((today.year(), today.month()));
+    let (status, body) = send(
+        &app,
+        reqwest::Method::POST,
+        &worker_a,
+        &format!("/api/v1/units/230102001001/reports/{this_month}/submit"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, current) = get_as(
+        &app,
+        &worker_a,
+        &format!("/api/v1/units/230102001001/reports/{this_month}"),
+    )
+    .await;
+    assert_eq!(current["submission"]["status"], "upcoming");
+    assert_eq!(current["completeness"]["expected"], 0);
+    assert_eq!(current["completeness"]["missing"], 0);
     let (status, _) = send(
         &app,
         reqwest::Method::POST,
@@ -759,11 +779,24 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
         .to_string();
     let (_, earlier) = get_as(
         &app,
+        &worker_b,
+        &format!("/api/v1/units/230102001002/reports/{last_text}"),
+    )
+    .await;
+    assert_eq!(earlier["submission"]["due_on"], second);
+    // A report already submitted keeps the due date it was submitted under: on time stays on
+    // time whatever a level changes afterwards.
+    let (_, kept) = get_as(
+        &app,
         &worker_a,
         &format!("/api/v1/units/230102001001/reports/{last_text}"),
     )
     .await;
-    assert_eq!(earlier["submission"]["due_on"], second);
+    assert_eq!(
+        kept["submission"]["due_on"],
+        today.last_of_month().to_string()
+    );
+    assert_eq!(kept["submission"]["status"], "on_time");
     let (status, _) = send(
         &app,
         reqwest::Method::DELETE,
@@ -794,8 +827,8 @@ async fn completeness_counts_on_time_late_and_missing(app: TestApp) {
     assert_eq!(status, 404);
     let (_, cleared) = get_as(
         &app,
-        &worker_a,
-        &format!("/api/v1/units/230102001001/reports/{last_text}"),
+        &worker_b,
+        &format!("/api/v1/units/230102001002/reports/{last_text}"),
     )
     .await;
     assert_eq!(
@@ -1049,7 +1082,31 @@ async fn the_bulletin_page_print_view_and_spreadsheet_agree() {
     assert_eq!(ranking[0][1], streets[0].1);
     assert_eq!(ranking[1][1], streets[1].1);
     assert_eq!(ranking[0][0], "1");
-    assert!(page.contains("服务项目覆盖率较高的单位：<strong>"));
+    // Only units that covered something are named best; zero-coverage ties are not.
+    let best = page
+        .split("服务项目覆盖率较高的单位：<strong>")
+        .nth(1)
+        .and_then(|rest| rest.split("</strong>").next())
+        .unwrap();
+    let mut named: Vec<&str> = best.split('、').collect();
+    named.sort_unstable();
+    assert_eq!(named, vec!["兆麟街道", "新阳路街道"], "{best}");
+    // A bulletin with nothing to rank (a community, a township of villages only) still renders.
+    for path in [
+        "/units/230102001001/bulletin/2010",
+        "/units/230102001001/bulletin/2010?print=1",
+        "/units/230123103/bulletin/2010",
+    ] {
+        let response = client
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("通报"), "{path}");
+    }
     // Three charts, inline SVG, in the page and the print view alike; no script anywhere.
     for html in [&page, &print] {
         assert_eq!(html.matches("<svg").count(), 3, "charts inline");

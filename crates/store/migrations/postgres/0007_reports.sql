@@ -1,6 +1,6 @@
 -- Monthly progress reports. progress_reports keeps each community month's submitted snapshot
--- (the figures as the worker submitted them, as JSON) with the first submission's instant,
--- which decides on time or late, and the latest one. report_deadlines keeps the due day a
+-- (the figures as the worker submitted them, as JSON) with the first submission's instant and
+-- the due date then in force, which decide on time or late, and the latest one. report_deadlines keeps the due day a
 -- unit above the communities set for a month; the nearest level's setting applies.
 CREATE TABLE progress_reports (
     unit_code TEXT COLLATE "C" NOT NULL REFERENCES units(code),
@@ -8,6 +8,7 @@ CREATE TABLE progress_reports (
     month BIGINT NOT NULL,
     first_submitted_at TEXT NOT NULL,
     first_submitted_on TEXT NOT NULL,
+    due_on TEXT NOT NULL,
     submitted_at TEXT NOT NULL,
     submitted_by TEXT NOT NULL,
     submissions BIGINT NOT NULL,

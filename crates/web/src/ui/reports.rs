@@ -35,8 +35,9 @@ fn is_number(cell: &Cell) -> bool {
 
 /// Links to the periods around this one, for moving through a year.
 struct PeriodLinks {
-    previous: Period,
-    next: Period,
+    /// None beyond the years periods may have (2000 to 2100).
+    previous: Option<Period>,
+    next: Option<Period>,
     month: Period,
     quarter: Period,
     year: Period,
@@ -78,9 +79,10 @@ fn period_links(p: Period) -> PeriodLinks {
         },
         Period::Year(y) => Period::Year(if forward { y + 1 } else { y - 1 }),
     };
+    let in_range = |p: Period| (2000..=2100).contains(&p.year()).then_some(p);
     PeriodLinks {
-        previous: step(false),
-        next: step(true),
+        previous: in_range(step(false)),
+        next: in_range(step(true)),
         month: Period::Month { year, month: last },
         quarter: Period::Quarter {
             year,
@@ -107,16 +109,17 @@ struct CommunityLine {
 }
 
 fn community_line(c: &CommunityPeriod) -> CommunityLine {
-    // Over a quarter or a year the line shows the worst month: missing before late before on time.
+    // Over a quarter or a year the line shows the worst month: missing before late before on
+    // time before not yet due.
     let status = c
         .months
         .iter()
         .map(|m| m.status)
-        .filter(|s| *s != ReportStatus::NotExpected)
         .max_by_key(|s| match s {
-            ReportStatus::Missing => 3,
-            ReportStatus::Late => 2,
-            ReportStatus::OnTime => 1,
+            ReportStatus::Missing => 4,
+            ReportStatus::Late => 3,
+            ReportStatus::OnTime => 2,
+            ReportStatus::Upcoming => 1,
             ReportStatus::NotExpected => 0,
         })
         .unwrap_or(ReportStatus::NotExpected);
@@ -272,15 +275,17 @@ pub async fn report(
 }
 
 /// `/units/{code}/reports` opens the last month that has ended.
-pub async fn latest_report(Path(code): Path<String>) -> Response {
+pub async fn latest_report(Path(code): Path<String>) -> Result<Response, WebError> {
+    // Only a code goes into the address; anything else is refused, not quietly trimmed.
+    let code = shequ_app::domain::codes::DivisionCode::parse(&code)
+        .map_err(|e| WebError::Page(AppError::BadRequest(format!("单位代码无效：{e}"))))?;
     let t = shequ_app::today();
     let (year, month) = if t.month() == 1 {
         (t.year() - 1, 12)
     } else {
         (t.year(), t.month() - 1)
     };
-    let code: String = code.chars().filter(char::is_ascii_digit).take(12).collect();
-    Redirect::to(&format!("/units/{code}/reports/{year}-{month:02}")).into_response()
+    Ok(Redirect::to(&format!("/units/{code}/reports/{year}-{month:02}")).into_response())
 }
 
 async fn after_form(
