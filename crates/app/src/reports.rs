@@ -574,23 +574,6 @@ fn due_for(
     due_on(year, month, day).unwrap_or_else(|_| month_end(year, month))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instants_are_written_to_the_microsecond() {
-        let t: jiff::Timestamp = "2010-04-03T01:02:03.4Z"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(fixed_instant(t), "2010-04-03T01:02:03.400000Z");
-        let whole: jiff::Timestamp = "2010-04-03T01:02:03Z"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(fixed_instant(whole), "2010-04-03T01:02:03.000000Z");
-    }
-}
-
 /// An instant with microseconds always written out, so that instants compare as text.
 fn fixed_instant(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
@@ -1024,5 +1007,22 @@ impl App {
             )));
         }
         Ok(unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_written_to_the_microsecond() {
+        let t: jiff::Timestamp = "2010-04-03T01:02:03.4Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fixed_instant(t), "2010-04-03T01:02:03.400000Z");
+        let whole: jiff::Timestamp = "2010-04-03T01:02:03Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fixed_instant(whole), "2010-04-03T01:02:03.000000Z");
     }
 }
