@@ -524,6 +524,27 @@ async fn the_first_released_schema_with_data_is_upgraded() {
     assert_eq!(version, shequ_store::MIGRATIONS.last().unwrap().version);
     store.pool().close().await;
     assert_check_passes(&db);
+    // A database newer than this program is refused with a clear message, and left alone.
+    let store = shequ_store::SqlStore::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO schema_migrations VALUES (999, 'from the future', '2030-01-01T00:00:00Z')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.pool().close().await;
+    let output = run(&db, &["check"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("比本程序支持的"),
+        "{}",
+        text(&output)
+    );
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let output = run(&db, &["serve", "--listen", &listen]);
+    assert!(!output.status.success());
+    assert!(text(&output).contains("请升级 shequ"), "{}", text(&output));
 }
 
 #[tokio::test]
@@ -623,6 +644,44 @@ async fn request_limits_and_graceful_shutdown() {
     create_admin(&db);
     // Sessions live in the database, so this one outlasts the restart below.
     let token = sign_in(port).await;
+    // Evidence uploads: over the 10 MB a file may have, refused with the reason; over the
+    // upload limit, refused before it is read.
+    let created: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/records"))
+        .bearer_auth(&token)
+        .json(&service(1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let mut big_png = b"\x89PNG\r\n\x1a\n".to_vec();
+    big_png.resize(10 * 1024 * 1024 + 512 * 1024, 0);
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/records/{id}/files?filename=a.png"
+        ))
+        .bearer_auth(&token)
+        .body(big_png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("文件过大"));
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/records/{id}/files?filename=a.png"
+        ))
+        .bearer_auth(&token)
+        .body(vec![0u8; 12 * 1024 * 1024])
+        .send()
+        .await;
+    // The server answers 413 and may close the connection before the client finishes sending.
+    if let Ok(r) = response {
+        assert_eq!(r.status(), 413);
+    }
     kill(&mut server);
     let mut server = start_server(&db, port, &["--request-timeout", "20ms"]).await;
     let client = reqwest::Client::new();
