@@ -808,3 +808,49 @@ async fn exporting_everything_imports_back_unchanged() {
     assert!(!output.status.success());
     assert!(text(&output).contains("不为空"));
 }
+
+#[tokio::test]
+async fn scheduled_backups_are_taken_and_pruned() {
+    let db = TestDatabase::sqlite();
+    let dir = db.data_dir.join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "kept").unwrap();
+    let port = free_port();
+    let mut server = start_server(
+        &db,
+        port,
+        &[
+            "--backup-every",
+            "1s",
+            "--backup-keep",
+            "2",
+            "--backup-dir",
+            dir.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let started = Instant::now();
+    let backups = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("shequ-") && n.ends_with(".db"))
+            .collect();
+        names.sort();
+        names
+    };
+    // Backups are named by the second, so three turns make three names; two are kept.
+    while started.elapsed() < Duration::from_secs(60) && backups().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    kill(&mut server);
+    let kept = backups();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(dir.join("notes.txt").exists(), "other files are left alone");
+    // Each is a whole database that restores and checks.
+    let target = TestDatabase::sqlite();
+    let output = run(&target, &["restore", dir.join(&kept[1]).to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+}
