@@ -69,6 +69,13 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 None => bail!("数据不一致；可运行 shequ check --repair 重建汇总计数"),
             }
         }
+        Command::Gen {
+            seed,
+            year,
+            divisions,
+            scale,
+            out,
+        } => generate(seed, year, &divisions, scale, &out),
         Command::DefaultConfig => {
             print!("{}", crate::settings::EXAMPLE);
             Ok(())
@@ -463,9 +470,8 @@ fn print_check(report: &shequ_app::ConsistencyReport) {
     }
 }
 
-/// Every kind of record of the whole tree for a year, as xlsx and CSV in the import formats,
-/// into a new or empty directory.
-async fn export_all(app: &App, year: i16, out: &Path) -> anyhow::Result<()> {
+/// Refuses a directory that already holds something.
+fn ensure_empty_dir(out: &Path) -> anyhow::Result<()> {
     if out.exists()
         && std::fs::read_dir(out)
             .with_context(|| format!("无法读取 {}", out.display()))?
@@ -474,7 +480,62 @@ async fn export_all(app: &App, year: i16, out: &Path) -> anyhow::Result<()> {
     {
         bail!("{} 不为空；请指定新的或空的目录", out.display());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("无法创建 {}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("无法创建 {}", out.display()))
+}
+
+fn generate(seed: u64, year: i16, divisions: &Path, scale: f64, out: &Path) -> anyhow::Result<()> {
+    let file = if divisions.is_dir() {
+        ["villages.csv", "villages.csv.gz"]
+            .iter()
+            .map(|n| divisions.join(n))
+            .find(|p| p.exists())
+            .with_context(|| {
+                format!(
+                    "{} 中没有 villages.csv 或 villages.csv.gz",
+                    divisions.display()
+                )
+            })?
+    } else {
+        divisions.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+    let source = shequ_app::SourceFile {
+        name: file.display().to_string(),
+        bytes,
+    };
+    let communities =
+        shequ_interchange::generate::communities_in(&source).map_err(anyhow::Error::msg)?;
+    if communities.is_empty() {
+        bail!("{} 中没有社区（居委会等）", file.display());
+    }
+    ensure_empty_dir(out)?;
+    let bar = delayed_bar(ProgressBar::new(communities.len() as u64));
+    bar.set_style(
+        ProgressStyle::with_template("生成 {bar:30} {pos}/{len} 个社区 {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let files = shequ_interchange::generate::generate(
+        &communities,
+        shequ_interchange::generate::GenOptions { seed, year, scale },
+        out,
+        |n| bar.set_position(n as u64),
+    )
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    for f in &files {
+        println!("{}\t{}\t{} 行", f.path.display(), f.kind.label_zh(), f.rows);
+    }
+    eprintln!(
+        "已为 {} 个社区生成 {year} 年记录（种子 {seed}，规模 {scale}）；按文件名顺序用 shequ import records 导入，纸质计票须再经第二人确认",
+        communities.len()
+    );
+    Ok(())
+}
+
+/// Every kind of record of the whole tree for a year, as xlsx and CSV in the import formats,
+/// into a new or empty directory.
+async fn export_all(app: &App, year: i16, out: &Path) -> anyhow::Result<()> {
+    ensure_empty_dir(out)?;
     let caller = Caller::operator();
     let roots = app.roots().await?;
     let kinds = shequ_app::domain::records::RecordKind::ALL;

@@ -179,6 +179,24 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Write a deterministic, plausible year of records for every community of a divisions
+    /// file, as CSV files `shequ import records` takes in name order
+    Gen {
+        /// The same seed gives the same files byte for byte
+        #[arg(long, default_value_t = 2010)]
+        seed: u64,
+        #[arg(long, value_parser = parse_year)]
+        year: i16,
+        /// villages.csv (or .csv.gz) of the national layout, or the folder holding it
+        #[arg(long)]
+        divisions: PathBuf,
+        /// Multiplies the records per community (about 2,000 services and 150 activities at 1)
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// A new or empty directory
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print a commented example configuration file
     DefaultConfig,
     /// Validate a configuration file without starting anything

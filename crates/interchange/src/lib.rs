@@ -6,6 +6,7 @@ pub mod ballot_sheet;
 pub mod containers;
 pub mod divisions;
 pub mod export;
+pub mod generate;
 pub mod groups;
 pub mod records;
 pub mod spreadsheet;

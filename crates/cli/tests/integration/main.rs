@@ -6,6 +6,7 @@ mod accounts;
 mod api;
 mod cli_import;
 mod evaluation;
+mod generate;
 
 mod helpers;
 mod operations;
