@@ -6,6 +6,7 @@ mod audit;
 mod bundled;
 mod caller;
 mod dashboard;
+mod demo;
 mod error;
 mod evaluation;
 mod operations;
@@ -29,6 +30,7 @@ pub use audit::{AUDIT_PAGE, AuditPage};
 pub use bundled::Bundled;
 pub use caller::Caller;
 pub use dashboard::{Dashboard, Todo};
+pub use demo::{DEMO_PASSWORD, DemoSummary};
 pub use error::AppError;
 pub use evaluation::{
     CommunityEvaluation, EvaluationReport, IndicatorReport, RankRow, ReviewView, rank, short_time,

@@ -97,6 +97,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     backup_every: None,
                     backup_keep: None,
                     backup_dir: None,
+                    demo: false,
                 },
             })?;
             println!("配置文件 {} 有效：", file.display());
@@ -343,7 +344,11 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{listen}"));
     let app = Arc::new(open(&settings.database).await?);
+    if settings.demo {
+        prepare_demo(&app, &settings.database.data_dir).await?;
+    }
     let state = AppState::new(app.clone())
+        .with_demo(settings.demo)
         .with_trusted_proxies(settings.trusted_proxies.clone())
         .with_public_url(&public_url)
         .with_request_timeout(settings.request_timeout);
@@ -400,6 +405,32 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     server.await??;
     eprintln!("shequ 已停止");
+    Ok(())
+}
+
+/// Loads the demo year into a new demo directory, or reuses one loaded before; refuses a
+/// directory holding a real database.
+async fn prepare_demo(app: &App, data_dir: &Path) -> anyhow::Result<()> {
+    initialise(app).await?;
+    if app.is_demo().await? {
+        eprintln!("演示数据（{}）已载入，直接启动", data_dir.display());
+    } else {
+        let bar = spinner("正在生成并载入演示数据（道里区、南岗区本年至今的记录）……");
+        let work = tempfile::tempdir().context("无法创建临时目录")?;
+        let summary = app.load_demo(work.path()).await;
+        bar.finish_and_clear();
+        let summary = summary.context("演示数据未能载入")?;
+        eprintln!(
+            "已载入演示数据：{} 个社区，{} 条记录（数据目录 {}）",
+            summary.communities,
+            summary.records,
+            data_dir.display()
+        );
+    }
+    eprintln!(
+        "演示账号（密码均为 {}）：demo_province（省级管理员）、demo_county（道里区民政工作人员）、demo_worker（省报社社区工作者）",
+        shequ_app::DEMO_PASSWORD
+    );
     Ok(())
 }
 
@@ -516,7 +547,12 @@ fn generate(seed: u64, year: i16, divisions: &Path, scale: f64, out: &Path) -> a
     );
     let files = shequ_interchange::generate::generate(
         &communities,
-        shequ_interchange::generate::GenOptions { seed, year, scale },
+        shequ_interchange::generate::GenOptions {
+            seed,
+            year,
+            scale,
+            until: None,
+        },
         out,
         |n| bar.set_position(n as u64),
     )

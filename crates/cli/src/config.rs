@@ -158,6 +158,10 @@ pub enum Command {
         /// Where scheduled backups go [default: the data directory's backups/]
         #[arg(long, env = "SHEQU_BACKUP_DIR")]
         backup_dir: Option<PathBuf>,
+        /// Start on a generated demo year for two districts, in its own data directory
+        /// (./shequ-demo unless --data-dir is given); never on a real database
+        #[arg(long)]
+        demo: bool,
     },
     /// A consistent backup of the whole database, evidence files included, taken while the
     /// server keeps serving (SQLite: a database file; PostgreSQL: a pg_dump archive)

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::config::{Cli, Command};
 
 pub const DEFAULT_DATA_DIR: &str = "./shequ-data";
+pub const DEFAULT_DEMO_DIR: &str = "./shequ-demo";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_BACKUP_KEEP: usize = 14;
@@ -134,6 +135,8 @@ pub struct Settings {
     pub backup: Option<BackupSchedule>,
     /// The file read, if any.
     pub config_file: Option<PathBuf>,
+    /// Serving the demo.
+    pub demo: bool,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -154,18 +157,33 @@ impl Settings {
             None => FileConfig::default(),
         };
         let file_path = path.clone().unwrap_or_default();
-        let data_dir = cli
-            .database
-            .data_dir
-            .clone()
-            .or(file.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database = Database {
-            database_url: cli
-                .database
-                .database_url
+        let demo = matches!(cli.command, Command::Serve { demo: true, .. });
+        // The demo keeps to its own directory: only a directory given on the command line
+        // replaces it, never the configured one.
+        let data_dir = if demo {
+            cli.database
+                .data_dir
                 .clone()
-                .or(file.database_url.clone()),
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DIR))
+        } else {
+            cli.database
+                .data_dir
+                .clone()
+                .or(file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        };
+        let database_url = cli
+            .database
+            .database_url
+            .clone()
+            .or(file.database_url.clone());
+        if demo && database_url.is_some() {
+            bail!(
+                "演示模式只使用自己的 SQLite 数据目录，不能与 --database-url / database_url 同用"
+            );
+        }
+        let database = Database {
+            database_url,
             data_dir: data_dir.clone(),
         };
         let (flag_listen, flag_proxies, flag_timeout, flag_every, flag_keep, flag_dir) =
@@ -177,6 +195,7 @@ impl Settings {
                     backup_every,
                     backup_keep,
                     backup_dir,
+                    ..
                 } => (
                     *listen,
                     trusted_proxies.clone(),
@@ -258,6 +277,7 @@ impl Settings {
             request_timeout,
             backup,
             config_file: path,
+            demo,
         })
     }
 }

@@ -26,6 +26,8 @@ pub struct GenOptions {
     /// Multiplies the service and activity records per community (0.01 for tests, 10 for
     /// stress).
     pub scale: f64,
+    /// Leaves out dated records after this day (`YYYY-MM-DD`), for a year still under way.
+    pub until: Option<jiff::civil::Date>,
 }
 
 /// Service records and activities a community has in a year at scale 1.
@@ -71,13 +73,19 @@ type Row = BTreeMap<&'static str, String>;
 
 struct Writer {
     kind: RecordKind,
+    until: Option<String>,
     path: PathBuf,
     csv: csv::Writer<std::io::BufWriter<std::fs::File>>,
     rows: u64,
 }
 
 impl Writer {
-    fn create(dir: &Path, order: usize, kind: RecordKind) -> Result<Writer, String> {
+    fn create(
+        dir: &Path,
+        order: usize,
+        kind: RecordKind,
+        until: Option<String>,
+    ) -> Result<Writer, String> {
         let path = dir.join(format!("{order:02}-{}.csv", kind.as_str()));
         let file = std::fs::File::create(&path)
             .map_err(|e| format!("无法写入 {}：{e}", path.display()))?;
@@ -86,6 +94,7 @@ impl Writer {
             .map_err(|e| e.to_string())?;
         Ok(Writer {
             kind,
+            until,
             path,
             csv,
             rows: 0,
@@ -93,6 +102,11 @@ impl Writer {
     }
 
     fn row(&mut self, row: &Row) -> Result<(), String> {
+        if let (Some(until), Some(key)) = (&self.until, self.kind.date_key())
+            && row.get(key).is_some_and(|d| d > until)
+        {
+            return Ok(());
+        }
         let cells = self
             .kind
             .fields()
@@ -196,10 +210,12 @@ pub fn generate(
         RecordKind::Health,
         RecordKind::Tallies,
     ];
+    // Dates are written YYYY-MM-DD, so they compare as text.
+    let until = options.until.map(|d| d.to_string());
     let mut writers: Vec<Writer> = order
         .iter()
         .enumerate()
-        .map(|(i, kind)| Writer::create(out, i + 1, *kind))
+        .map(|(i, kind)| Writer::create(out, i + 1, *kind, until.clone()))
         .collect::<Result<_, _>>()?;
     let y = options.year;
     let year = y.to_string();

@@ -30,6 +30,12 @@ impl AppState {
         }
     }
 
+    /// Marks every page as showing demo data.
+    pub fn with_demo(self, on: bool) -> AppState {
+        crate::ui::set_demo(on);
+        self
+    }
+
     pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> AppState {
         self.request_timeout = timeout;
         self

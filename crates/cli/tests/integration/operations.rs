@@ -854,3 +854,113 @@ async fn scheduled_backups_are_taken_and_pruned() {
     let output = run(&target, &["restore", dir.join(&kept[1]).to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));
 }
+
+#[tokio::test]
+async fn the_demo_fills_its_own_directory_and_never_a_real_one() {
+    let db = TestDatabase::sqlite();
+    let demo_dir = db.data_dir.join("demo");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = db.data_dir.join("demo.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_shequ"))
+        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
+        .arg(&demo_dir)
+        .env_remove("SHEQU_DATABASE_URL")
+        .env_remove("SHEQU_CONFIG")
+        .env("SHEQU_DATA_DIR", &db.data_dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client
+        .get(format!("http://{listen}/healthz"))
+        .send()
+        .await
+        .map_or(true, |r| r.status() != 200)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(demo_dir.join("shequ.db").exists());
+    assert!(
+        !db.data_dir.join("shequ.db").exists(),
+        "the configured directory is untouched"
+    );
+    let body: Value = client
+        .post(format!("http://{listen}/api/v1/auth/login"))
+        .json(&json!({"username": "demo_county", "password": shequ_app::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    let year = shequ_app::today().year();
+    let report: Value = client
+        .get(format!(
+            "http://{listen}/api/v1/units/230102/reports/{year}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        report["services"]["records"].as_i64().unwrap() > 1000,
+        "{report}"
+    );
+    assert!(report["activities"]["total"].as_i64().unwrap() > 100);
+    let page = client
+        .get(format!("http://{listen}/units/230102/bulletin/{year}"))
+        .header("cookie", format!("shequ_session={token}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("演示数据"), "every page says demo");
+    assert!(page.contains("<svg"));
+    kill(&mut server);
+    // A real database is never used for the demo.
+    let real = TestDatabase::sqlite();
+    create_admin(&real);
+    let output = Command::new(env!("CARGO_BIN_EXE_shequ"))
+        .args(["serve", "--demo", "--listen", &listen, "--data-dir"])
+        .arg(&real.data_dir)
+        .env_remove("SHEQU_DATABASE_URL")
+        .env_remove("SHEQU_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("不是演示数据库"),
+        "{}",
+        text(&output)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_shequ"))
+        .args([
+            "serve",
+            "--demo",
+            "--database-url",
+            "postgres://x@127.0.0.1/y",
+        ])
+        .env_remove("SHEQU_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("演示模式只使用自己的"),
+        "{}",
+        text(&output)
+    );
+}

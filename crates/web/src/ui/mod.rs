@@ -10,6 +10,18 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
+/// Whether this server shows demo data: every page says so. One server serves one database,
+/// so the flag is the process's.
+static DEMO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn set_demo(on: bool) {
+    DEMO.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub(crate) fn demo_mode() -> bool {
+    DEMO.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 mod account;
 mod admin;
 mod evaluations;
