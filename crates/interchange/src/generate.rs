@@ -532,6 +532,7 @@ mod tests {
             seed: 7,
             year: 2010,
             scale: 0.01,
+            until: None,
         };
         let one = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let both = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -563,6 +564,23 @@ mod tests {
                 |_| {}
             )
             .is_err()
+        );
+        // A year under way leaves out what comes after its last day.
+        let until = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let june = GenOptions {
+            until: Some(jiff::civil::Date::constant(2010, 6, 30)),
+            scale: 0.2,
+            ..options
+        };
+        generate(std::slice::from_ref(&a), june, until.path(), |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        let services = read(until.path());
+        assert!(services.lines().count() > 10);
+        assert!(
+            services
+                .lines()
+                .skip(1)
+                .all(|l| l.split(',').nth(1).is_some_and(|d| d <= "2010-06-30"))
         );
     }
 }
