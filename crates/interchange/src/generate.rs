@@ -538,7 +538,7 @@ mod tests {
         let both = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         generate(std::slice::from_ref(&a), options, one.path(), |_| {})
             .unwrap_or_else(|e| panic!("{e}"));
-        generate(&[a, b], options, both.path(), |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        generate(&[a.clone(), b], options, both.path(), |_| {}).unwrap_or_else(|e| panic!("{e}"));
         let read =
             |dir: &Path| std::fs::read_to_string(dir.join("05-services.csv")).unwrap_or_default();
         let only_a: Vec<String> = read(both.path())
