@@ -37,7 +37,8 @@ pub use evaluation::{
 };
 pub use jiff::civil::Date;
 pub use operations::{
-    BackupKind, RestoreOutcome, SQLITE_FILE, prune_backups, restore, scheduled_backup_name,
+    BackupKind, DataDirLock, RestoreOutcome, SQLITE_FILE, prune_backups, restore,
+    scheduled_backup_name,
 };
 pub use records::{
     ExportRequest, ImportReport, KindCount, MAX_IMPORT_ROWS, RECORD_PAGE, RecordPage, RecordQuery,

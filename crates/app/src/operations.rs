@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use shequ_store::{ConsistencyReport, OperationsStore, SqlStore};
+use shequ_store::{ConsistencyReport, OperationsStore, SqlStore, Store};
 
 use crate::{App, AppError, Caller};
 
@@ -72,6 +72,33 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> AppError {
     AppError::Internal(format!("{what} {}：{e}", path.display()))
 }
 
+/// Removes a file and the journals SQLite may have left beside it.
+fn remove_with_journals(path: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A name for the database being replaced that no earlier restore has used.
+fn kept_name(data_dir: &Path) -> PathBuf {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S%.6fZ")
+        .to_string();
+    let mut n = 0;
+    loop {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let candidate = data_dir.join(format!("{SQLITE_FILE}.before-restore-{stamp}{suffix}"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
 /// Runs a PostgreSQL client program, saying what to install when it is missing. The database
 /// URL is passed as an argument and never logged.
 fn run_pg_tool(program: &str, args: &[&str]) -> Result<(), AppError> {
@@ -124,8 +151,44 @@ impl App {
             )));
         }
         let temp = beside(dest, "partial");
-        let _ = std::fs::remove_file(&temp);
-        let kind = if is_postgres(database_url) {
+        remove_with_journals(&temp);
+        let made = self.write_backup(database_url, &temp).await;
+        let kind = match made {
+            Ok(kind) => kind,
+            Err(e) => {
+                // A failed backup leaves nothing behind.
+                remove_with_journals(&temp);
+                return Err(e);
+            }
+        };
+        let finished = std::fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&temp, dest));
+        if let Err(e) = finished {
+            remove_with_journals(&temp);
+            return Err(io_error("无法写入备份", dest, e));
+        }
+        let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+        let audit = caller.audit(
+            "ops.backup",
+            None,
+            &dest.display().to_string(),
+            &format!("备份数据库（{} 字节）", size),
+        );
+        self.store.append_audit(&audit).await?;
+        Ok(kind)
+    }
+
+    async fn write_backup(&self, database_url: &str, temp: &Path) -> Result<BackupKind, AppError> {
+        if let Some(dir) = temp.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(AppError::BadRequest(format!(
+                "备份目录 {} 不存在",
+                dir.display()
+            )));
+        }
+        Ok(if is_postgres(database_url) {
             let target = temp.to_string_lossy().into_owned();
             let url = database_url.to_string();
             tokio::task::spawn_blocking(move || {
@@ -145,25 +208,14 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))??;
             BackupKind::PgDump
         } else {
-            self.store.backup_into(&temp).await?;
+            self.store.backup_into(temp).await.map_err(|e| {
+                AppError::BadRequest(format!(
+                    "无法写入备份文件 {}（目录不可写或磁盘已满？）：{e}",
+                    temp.display()
+                ))
+            })?;
             BackupKind::Sqlite
-        };
-        let finished = std::fs::File::open(&temp)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| std::fs::rename(&temp, dest));
-        if let Err(e) = finished {
-            let _ = std::fs::remove_file(&temp);
-            return Err(io_error("无法写入备份", dest, e));
-        }
-        let size = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
-        let audit = caller.audit(
-            "ops.backup",
-            None,
-            &dest.display().to_string(),
-            &format!("备份数据库（{} 字节）", size),
-        );
-        self.store.append_audit(&audit).await?;
-        Ok(kind)
+        })
     }
 
     /// Compares every aggregate count with a recomputation from the records; with `repair`,
@@ -224,6 +276,20 @@ async fn check_sqlite_copy(path: &Path) -> Result<(), AppError> {
         .map_err(|e| {
             AppError::BadRequest(format!("备份文件无法打开，可能已损坏或不完整（{e}）"))
         })?;
+    // A shequ database has its migrations table; anything else is not one of ours.
+    let ours = store.is_shequ_database().await.unwrap_or(false);
+    if !ours {
+        store.pool().close().await;
+        return Err(AppError::BadRequest(
+            "备份文件不是可用的 shequ 数据库（没有 shequ 的数据表）".into(),
+        ));
+    }
+    // Bring the copy (not the live directory) up to this version first: an older backup is
+    // upgraded, a newer one refused, before anything is replaced.
+    if let Err(e) = store.migrate().await {
+        store.pool().close().await;
+        return Err(AppError::BadRequest(format!("备份文件无法使用：{e}")));
+    }
     let report = store.check_consistency().await;
     store.pool().close().await;
     let report = report
@@ -241,7 +307,10 @@ async fn check_sqlite_copy(path: &Path) -> Result<(), AppError> {
 /// Whether a data directory holds anything (a missing one holds nothing).
 fn dir_has_entries(dir: &Path) -> Result<bool, AppError> {
     match std::fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_some()),
+        // The lock file is the directory's, not data.
+        Ok(entries) => Ok(entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name() != DataDirLock::FILE)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(io_error("无法读取数据目录", dir, e)),
     }
@@ -264,6 +333,15 @@ pub async fn restore(
     match (kind, postgres) {
         (BackupKind::Sqlite, false) => {
             check_sqlite_size(backup)?;
+            let log = PathBuf::from(format!("{}-wal", backup.display()));
+            if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
+                return Err(AppError::BadRequest(format!(
+                    "{} 旁有未合并的日志 {}：这是正在使用或未正常关闭的数据库文件，不是备份；请用 shequ backup 制作备份",
+                    backup.display(),
+                    log.display()
+                )));
+            }
+            let lock = crate::operations::DataDirLock::try_acquire(data_dir)?;
             if dir_has_entries(data_dir)? && !force {
                 return Err(AppError::Conflict(format!(
                     "数据目录 {} 不为空；恢复会替换其中的数据库，如确要替换请加 --force（原数据库将改名保留）",
@@ -274,41 +352,47 @@ pub async fn restore(
                 .map_err(|e| io_error("无法创建数据目录", data_dir, e))?;
             let target = data_dir.join(SQLITE_FILE);
             let temp = beside(&target, "restoring");
-            std::fs::copy(backup, &temp).map_err(|e| io_error("无法写入", &temp, e))?;
-            // Check the very copy that will be put in place: a damaged backup replaces nothing.
+            let copied = std::fs::copy(backup, &temp)
+                .and_then(|_| std::fs::File::open(&temp).and_then(|f| f.sync_all()));
+            if let Err(e) = copied {
+                remove_with_journals(&temp);
+                return Err(io_error("无法写入", &temp, e));
+            }
+            // Check the very copy that will be put in place: a damaged, foreign or newer
+            // backup replaces nothing.
             if let Err(e) = check_sqlite_copy(&temp).await {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
-                }
+                remove_with_journals(&temp);
                 return Err(e);
             }
-            std::fs::File::open(&temp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| io_error("无法写入", &temp, e))?;
-            if target.exists() {
-                let stamp = jiff::Timestamp::now()
-                    .strftime("%Y%m%dT%H%M%SZ")
-                    .to_string();
-                let previous = data_dir.join(format!("{SQLITE_FILE}.before-restore-{stamp}"));
-                std::fs::rename(&target, &previous)
-                    .map_err(|e| io_error("无法保留原数据库", &target, e))?;
-                // Its write-ahead log may hold its last writes: it goes with it.
-                for suffix in ["-wal", "-shm"] {
-                    let log = data_dir.join(format!("{SQLITE_FILE}{suffix}"));
-                    if log.exists() {
-                        let moved = PathBuf::from(format!("{}{suffix}", previous.display()));
-                        std::fs::rename(&log, &moved)
-                            .map_err(|e| io_error("无法保留原数据库", &log, e))?;
-                    }
+            // What is there goes aside under a name no restore has used, its write-ahead log
+            // with it (it may hold the last writes), or an orphaned log alone.
+            let previous = kept_name(data_dir);
+            let mut moved_any = false;
+            for suffix in ["", "-wal", "-shm"] {
+                let from = data_dir.join(format!("{SQLITE_FILE}{suffix}"));
+                if from.exists() {
+                    let to = PathBuf::from(format!("{}{suffix}", previous.display()));
+                    std::fs::rename(&from, &to)
+                        .map_err(|e| io_error("无法保留原数据库", &from, e))?;
+                    moved_any = true;
                 }
+            }
+            if moved_any {
                 kept_previous = Some(previous);
             }
             std::fs::rename(&temp, &target).map_err(|e| io_error("无法写入", &target, e))?;
+            drop(lock);
         }
         (BackupKind::PgDump, true) => {
             let store = SqlStore::connect(database_url).await?;
             let has_tables = store.has_tables().await?;
+            let others = store.other_sessions().await?;
             store.pool().close().await;
+            if others > 0 {
+                return Err(AppError::Conflict(format!(
+                    "目标数据库正被 {others} 个其他连接使用（服务器在运行？）；请先停止服务器再恢复"
+                )));
+            }
             if has_tables && !force {
                 return Err(AppError::Conflict(
                     "目标 PostgreSQL 数据库不为空；恢复会替换其中的数据，如确要替换请加 --force"
@@ -327,6 +411,14 @@ pub async fn restore(
             })
             .await
             .map_err(|e| AppError::Internal(e.to_string()))??;
+            let store = SqlStore::connect(database_url).await?;
+            let ours = store.is_shequ_database().await.unwrap_or(false);
+            store.pool().close().await;
+            if !ours {
+                return Err(AppError::BadRequest(
+                    "恢复的归档不是 shequ 的备份（没有 shequ 的数据表）；请检查目标数据库".into(),
+                ));
+            }
         }
         (BackupKind::Sqlite, true) => {
             return Err(AppError::BadRequest(
@@ -361,6 +453,35 @@ pub async fn restore(
     })
 }
 
+/// An advisory lock on a data directory: `serve` holds it while running, and a restore takes it,
+/// so that a restore never swaps the database under a running server.
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    pub const FILE: &'static str = "shequ.lock";
+
+    pub fn try_acquire(data_dir: &Path) -> Result<DataDirLock, AppError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| io_error("无法创建数据目录", data_dir, e))?;
+        let path = data_dir.join(Self::FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("无法打开", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(AppError::Conflict(format!(
+                "数据目录 {} 正被运行中的 shequ 服务器使用；请先停止服务器",
+                data_dir.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_error("无法锁定", &path, e)),
+        }
+    }
+}
+
 /// Removes the oldest scheduled backups (`shequ-*.db` / `shequ-*.pgdump`, named by time) so
 /// that `keep` remain; returns what was removed.
 pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, AppError> {
@@ -369,11 +490,9 @@ pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, AppError> 
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with("shequ-") && (name.ends_with(".db") || name.ends_with(".pgdump"))
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| is_scheduled_backup_name(&n.to_string_lossy()))
         })
         .collect();
     backups.sort();
@@ -385,13 +504,35 @@ pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, AppError> 
     Ok(removed)
 }
 
-/// The name of a scheduled backup taken now: sorts by time.
+/// The name of a scheduled backup taken now, to the millisecond: sorts by time.
 pub fn scheduled_backup_name(kind: BackupKind) -> String {
     format!(
         "shequ-{}.{}",
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ"),
         kind.extension()
     )
+}
+
+/// Exactly the names [`scheduled_backup_name`] gives (`shequ-20101204T074639.123Z.db`), so
+/// pruning never touches a file someone else put there.
+fn is_scheduled_backup_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("shequ-") else {
+        return false;
+    };
+    let Some(stamp) = rest
+        .strip_suffix(".db")
+        .or_else(|| rest.strip_suffix(".pgdump"))
+    else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 20
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'.'
+        && b[16..19].iter().all(u8::is_ascii_digit)
+        && b[19] == b'Z'
 }
 
 impl App {

@@ -20,7 +20,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(&settings).await,
         Command::Backup { out } => {
-            let app = open(database).await?;
+            let app = open_existing(database).await?;
             let kind = app
                 .backup(&Caller::operator(), &database.url(), &out)
                 .await?;
@@ -50,7 +50,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Check { repair } => {
-            let app = open(database).await?;
+            let app = open_existing(database).await?;
             let bar = delayed_bar(spinner("正在核对汇总计数"));
             let (before, after) = app.check(&Caller::operator(), repair).await?;
             bar.finish_and_clear();
@@ -66,6 +66,9 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     }
                 }
                 None if before.is_consistent() => Ok(()),
+                None if repair || before.fact_mismatches.is_empty() => {
+                    bail!("测评计数与选票不一致，不能自动修复，需人工核查")
+                }
                 None => bail!("数据不一致；可运行 shequ check --repair 重建汇总计数"),
             }
         }
@@ -304,6 +307,22 @@ async fn open(options: &Database) -> anyhow::Result<App> {
     App::open(&options.url()).await.context("无法打开数据库")
 }
 
+/// Opens a database that must already exist: a backup or a check of a mistyped data directory
+/// must not quietly work on a new empty one.
+async fn open_existing(options: &Database) -> anyhow::Result<App> {
+    if options.database_url.is_none() {
+        let file = options.data_dir.join(shequ_app::SQLITE_FILE);
+        if !file.is_file() {
+            bail!(
+                "数据目录 {} 中没有数据库（{}）；请检查 --data-dir / SHEQU_DATA_DIR",
+                options.data_dir.display(),
+                shequ_app::SQLITE_FILE
+            );
+        }
+    }
+    open(options).await
+}
+
 /// Opens the database and, when it is empty, loads the bundled data first.
 async fn open_initialised(options: &Database) -> anyhow::Result<App> {
     let app = open(options).await?;
@@ -343,7 +362,23 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{listen}"));
-    let app = Arc::new(open(&settings.database).await?);
+    // One server per data directory; a restore waits for it to stop.
+    let _lock = match settings.database.database_url {
+        None => Some(shequ_app::DataDirLock::try_acquire(
+            &settings.database.data_dir,
+        )?),
+        Some(_) => None,
+    };
+    // A PostgreSQL server names itself, so that a restore can see it is running.
+    let database = Database {
+        database_url: settings
+            .database
+            .database_url
+            .as_deref()
+            .map(shequ_store::server_url),
+        data_dir: settings.database.data_dir.clone(),
+    };
+    let app = Arc::new(open(&database).await?);
     if settings.demo {
         prepare_demo(&app, &settings.database.data_dir).await?;
     }

@@ -28,7 +28,10 @@ use shequ_domain::units::{Unit, UnitRef};
 pub use error::StoreError;
 pub use evaluation::{AssessmentEntry, EvaluationStore, ReviewEvent, StoredAssessment};
 pub use migrations::{MIGRATIONS, Migration};
-pub use operations::{ConsistencyReport, FactMismatch, OperationsStore, SurveyMismatch};
+pub use operations::{
+    ConsistencyReport, FactMismatch, OperationsStore, SERVER_APPLICATION_NAME, SurveyMismatch,
+    server_url,
+};
 pub use records::{
     NewFile, RecordChange, RecordCursor, RecordFilter, RecordIdentity, RecordStore, RecordWrite,
     StoredFile, StoredRecord, YearState,

@@ -13,6 +13,16 @@ use crate::error::StoreError;
 use crate::evaluation::recompute_facts_in;
 use crate::sql::{Backend, SqlStore, code_of};
 
+/// The PostgreSQL application name `shequ serve` connects with, so that a restore can tell a
+/// running server from its own connections.
+pub const SERVER_APPLICATION_NAME: &str = "shequ-server";
+
+/// Adds the server's application name to a PostgreSQL URL.
+pub fn server_url(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={SERVER_APPLICATION_NAME}")
+}
+
 /// A count that differs from its recomputation (0 where a side has no row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FactMismatch {
@@ -64,6 +74,12 @@ pub trait OperationsStore: Send + Sync {
     async fn backup_into(&self, path: &Path) -> Result<(), StoreError>;
     /// Whether the database holds any table (a restore target must be empty).
     async fn has_tables(&self) -> Result<bool, StoreError>;
+    /// Whether the database has shequ's migrations table (a restored file or archive that
+    /// lacks it is someone else's).
+    async fn is_shequ_database(&self) -> Result<bool, StoreError>;
+    /// Sessions of a running shequ server on the same PostgreSQL database (they connect as
+    /// [`SERVER_APPLICATION_NAME`]); 0 for SQLite, whose data directory is locked instead.
+    async fn other_sessions(&self) -> Result<i64, StoreError>;
 }
 
 fn small(row: &sqlx::any::AnyRow, column: &str) -> Result<i16, StoreError> {
@@ -164,6 +180,27 @@ impl OperationsStore for SqlStore {
             .await?
             .try_get("n")?;
         Ok(n > 0)
+    }
+
+    async fn is_shequ_database(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT version FROM schema_migrations LIMIT 1")
+            .fetch_optional(self.pool())
+            .await
+            .is_ok())
+    }
+
+    async fn other_sessions(&self) -> Result<i64, StoreError> {
+        if crate::Store::backend(self) == Backend::Sqlite {
+            return Ok(0);
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(SERVER_APPLICATION_NAME)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn backup_into(&self, path: &Path) -> Result<(), StoreError> {

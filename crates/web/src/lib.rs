@@ -88,7 +88,24 @@ pub fn router(state: AppState) -> Router {
         // back in the response for the office to quote.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::default()))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
         .with_state(state)
+}
+
+/// A client's request id is kept only when it is short and plain; anything else (empty, long,
+/// spaces, non-ASCII, braces that could forge log fields) is replaced by a generated one.
+async fn drop_unusable_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let usable = request.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 64
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    });
+    if !usable {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }
 
 const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");

@@ -385,6 +385,10 @@ async fn a_backup_under_load_restores_and_checks(db: TestDatabase, target: TestD
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // While it serves, no restore replaces its database.
+    let output = run(&target, &["restore", backup.to_str().unwrap(), "--force"]);
+    assert!(!output.status.success());
+    assert!(text(&output).contains("服务器"), "{}", text(&output));
     kill(&mut server);
 }
 
@@ -407,7 +411,9 @@ async fn a_backup_under_load_restores_and_checks_on_postgres() {
 #[tokio::test]
 async fn bad_backups_are_refused_and_replace_nothing() {
     let db = TestDatabase::sqlite();
-    let output = run(&db, &["check"]);
+    let small = db.data_dir.join("small.csv");
+    std::fs::write(&small, services_csv(8, 0)).unwrap();
+    let output = run(&db, &["import", "records", small.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output));
     let backup = db.data_dir.join("good.db");
     assert!(
@@ -619,6 +625,18 @@ async fn configuration_files_are_checked_and_used() {
         .await
         .unwrap();
     assert!(generated.headers().contains_key("x-request-id"));
+    // An id that could forge log fields is replaced by a generated one.
+    let forged = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .header("x-request-id", "x} INFO request{request_id=admin-1")
+        .send()
+        .await
+        .unwrap();
+    let id = forged.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!id.contains('{') && !id.contains(' '), "{id}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     kill(&mut server);
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -963,4 +981,160 @@ async fn the_demo_fills_its_own_directory_and_never_a_real_one() {
         "{}",
         text(&output)
     );
+}
+
+async fn records_in(dir: &std::path::Path) -> i64 {
+    let store = shequ_store::SqlStore::connect(&format!("sqlite://{}", dir.display()))
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM records")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    store.pool().close().await;
+    n
+}
+
+#[tokio::test]
+async fn restores_never_lose_what_they_replace() {
+    // A source with 8 records and its backup; an older backup with none.
+    let source = TestDatabase::sqlite();
+    let empty = source.data_dir.join("empty.db");
+    let small = source.data_dir.join("small.csv");
+    std::fs::write(&small, services_csv(8, 0)).unwrap();
+    assert!(
+        run(&source, &["import", "records", small.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let full = source.data_dir.join("full.db");
+    assert!(
+        run(&source, &["backup", "--out", full.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // (An import of a missing file still initialises the fresh database to back up.)
+    let fresh = TestDatabase::sqlite();
+    let _ = run(&fresh, &["import", "records", "/nonexistent.csv"]);
+    let output = run(&fresh, &["backup", "--out", empty.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    // Two forced restores in a row keep both databases they replaced.
+    let target = TestDatabase::sqlite();
+    assert!(
+        run(&target, &["restore", full.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for _ in 0..2 {
+        let output = run(&target, &["restore", "--force", empty.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let mut kept: Vec<std::path::PathBuf> = std::fs::read_dir(&target.data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("before-restore")
+                && !p.to_string_lossy().ends_with("-wal")
+                && !p.to_string_lossy().ends_with("-shm")
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(
+        records_in(&kept[0]).await,
+        8,
+        "the first replaced database is whole"
+    );
+
+    // A log left without its database is moved aside, not applied to the restored copy.
+    let orphan = TestDatabase::sqlite();
+    std::fs::write(orphan.data_dir.join("shequ.db-wal"), vec![7u8; 4096]).unwrap();
+    let output = run(&orphan, &["restore", "--force", full.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_check_passes(&orphan);
+
+    // A backup newer than this program is refused before anything is replaced.
+    let future = source.data_dir.join("future.db");
+    std::fs::copy(&full, &future).unwrap();
+    let store = shequ_store::SqlStore::connect(&format!("sqlite://{}", future.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01T00:00:00Z')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.pool().close().await;
+    let output = run(&target, &["restore", "--force", future.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("比本程序支持的"),
+        "{}",
+        text(&output)
+    );
+    assert_check_passes(&target);
+
+    // The live file of a database with its log beside it is not a backup.
+    std::fs::write(source.data_dir.join("full.db-wal"), b"pending").unwrap();
+    let output = run(
+        &TestDatabase::sqlite(),
+        &["restore", full.to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    assert!(text(&output).contains("未合并的日志"), "{}", text(&output));
+    std::fs::remove_file(source.data_dir.join("full.db-wal")).unwrap();
+
+    // Not while a server runs on the directory.
+    let port = free_port();
+    let mut server = start_server(&target, port, &[]).await;
+    let output = run(&target, &["restore", "--force", full.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("正被运行中的 shequ 服务器使用"),
+        "{}",
+        text(&output)
+    );
+    kill(&mut server);
+
+    // Backups and checks of a directory without a database are refused, not run on a new one.
+    let typo = TestDatabase::sqlite();
+    for args in [
+        vec!["check"],
+        vec!["backup", "--out", "/tmp/never-written.db"],
+    ] {
+        let output = run(&typo, &args);
+        assert!(!output.status.success());
+        assert!(text(&output).contains("中没有数据库"), "{}", text(&output));
+    }
+    assert!(!typo.data_dir.join("shequ.db").exists());
+}
+
+#[test]
+fn pruning_touches_only_scheduled_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "shequ-20101201T000000.000Z.db",
+        "shequ-20101202T000000.000Z.db",
+        "shequ-20101203T000000.000Z.db",
+        "shequ-before-upgrade.db",
+        "shequ-20000101T000000Z.db",
+    ] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    std::fs::create_dir(dir.path().join("shequ-19990101T000000.000Z.db")).unwrap();
+    let removed = shequ_app::prune_backups(dir.path(), 2).unwrap();
+    assert_eq!(
+        removed,
+        vec![dir.path().join("shequ-20101201T000000.000Z.db")]
+    );
+    for kept in [
+        "shequ-before-upgrade.db",
+        "shequ-20000101T000000Z.db",
+        "shequ-19990101T000000.000Z.db",
+    ] {
+        assert!(dir.path().join(kept).exists(), "{kept}");
+    }
 }
