@@ -553,19 +553,28 @@ mod tests {
     fn pruning_keeps_the_newest_and_nothing_else_is_touched() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for name in [
-            "shequ-20101201T000000Z.db",
-            "shequ-20101202T000000Z.db",
-            "shequ-20101203T000000Z.db",
+            "shequ-20101201T000000.000Z.db",
+            "shequ-20101202T000000.000Z.db",
+            "shequ-20101203T000000.000Z.db",
             "notes.txt",
             "shequ.db",
         ] {
             std::fs::write(dir.path().join(name), b"x").unwrap_or_else(|e| panic!("{e}"));
         }
         let removed = prune_backups(dir.path(), 2).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(removed, vec![dir.path().join("shequ-20101201T000000Z.db")]);
+        assert_eq!(
+            removed,
+            vec![dir.path().join("shequ-20101201T000000.000Z.db")]
+        );
         assert!(dir.path().join("notes.txt").exists());
         assert!(dir.path().join("shequ.db").exists());
-        assert!(dir.path().join("shequ-20101203T000000Z.db").exists());
+        assert!(dir.path().join("shequ-20101203T000000.000Z.db").exists());
+        assert!(is_scheduled_backup_name(&scheduled_backup_name(
+            BackupKind::Sqlite
+        )));
+        assert!(is_scheduled_backup_name(&scheduled_backup_name(
+            BackupKind::PgDump
+        )));
     }
 
     #[test]
