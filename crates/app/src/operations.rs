@@ -381,6 +381,15 @@ pub async fn restore(
                 kept_previous = Some(previous);
             }
             std::fs::rename(&temp, &target).map_err(|e| io_error("无法写入", &target, e))?;
+            // Should closing the checked copy have left its log behind, the log holds the
+            // migration just applied: it goes with the copy.
+            for suffix in ["-wal", "-shm"] {
+                let from = PathBuf::from(format!("{}{suffix}", temp.display()));
+                if from.exists() {
+                    let to = data_dir.join(format!("{SQLITE_FILE}{suffix}"));
+                    std::fs::rename(&from, &to).map_err(|e| io_error("无法写入", &to, e))?;
+                }
+            }
             drop(lock);
         }
         (BackupKind::PgDump, true) => {
