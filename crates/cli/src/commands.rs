@@ -387,13 +387,21 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .with_trusted_proxies(settings.trusted_proxies.clone())
         .with_public_url(&public_url)
         .with_request_timeout(settings.request_timeout);
+    if let Some(schedule) = &settings.backup {
+        std::fs::create_dir_all(&schedule.dir)
+            .with_context(|| format!("无法创建备份目录 {}", schedule.dir.display()))?;
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("无法监听 {listen}"))?;
     let address = listener.local_addr()?;
-    eprintln!(
-        "shequ 已启动：http://{address}/  （数据库：{}）",
-        app.backend().as_str()
+    let format = settings.log_format;
+    notice(
+        format,
+        &format!(
+            "shequ 已启动：http://{address}/  （数据库：{}）",
+            app.backend().as_str()
+        ),
     );
     // Listen at once so /healthz can say 503 while the first-start data loads.
     let init_state = state.clone();
@@ -410,8 +418,11 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
                 init_state.set_ready();
                 // With no users yet, a one-time link creates the first province admin.
                 match init_state.app.prepare_setup().await {
-                    Ok(Some(token)) => eprintln!(
-                        "尚无用户：请在浏览器打开 http://{address}/setup/{token} 创建第一个省级管理员（链接仅可使用一次；也可用 shequ admin create-user）"
+                    Ok(Some(token)) => notice(
+                        format,
+                        &format!(
+                            "尚无用户：请在浏览器打开 http://{address}/setup/{token} 创建第一个省级管理员（链接仅可使用一次；也可用 shequ admin create-user）"
+                        ),
                     ),
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "setup link not prepared"),
@@ -425,8 +436,6 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         }
     });
     if let Some(schedule) = settings.backup.clone() {
-        std::fs::create_dir_all(&schedule.dir)
-            .with_context(|| format!("无法创建备份目录 {}", schedule.dir.display()))?;
         tokio::spawn(scheduled_backups(
             app.clone(),
             settings.database.url(),
@@ -439,8 +448,17 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         Err(e) => bail!("初始化失败：{e}"),
     }
     server.await??;
-    eprintln!("shequ 已停止");
+    notice(format, "shequ 已停止");
     Ok(())
+}
+
+/// A notice for the operator: a plain sentence, or a log line when logs are JSON, so that
+/// every line of a JSON log parses.
+fn notice(format: crate::settings::LogFormat, text: &str) {
+    match format {
+        crate::settings::LogFormat::Text => eprintln!("{text}"),
+        crate::settings::LogFormat::Json => tracing::info!(notice = true, "{text}"),
+    }
 }
 
 /// Loads the demo year into a new demo directory, or reuses one loaded before; refuses a

@@ -640,12 +640,17 @@ async fn configuration_files_are_checked_and_used() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     kill(&mut server);
     let log = std::fs::read_to_string(&log_path).unwrap();
-    // Log lines are JSON; the start and stop notices for the operator are plain sentences.
+    // Every line is JSON, the operator's start notice included.
     let lines: Vec<Value> = log
         .lines()
-        .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("shequ 已启动"))),
+        "{log}"
+    );
     let ours: Vec<&Value> = lines
         .iter()
         .filter(|l| l["span"]["request_id"] == "office-42")
