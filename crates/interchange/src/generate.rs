@@ -71,12 +71,41 @@ pub fn communities_in(file: &crate::SourceFile) -> Result<Vec<DivisionCode>, Str
 
 type Row = BTreeMap<&'static str, String>;
 
+/// Rows a generated file holds at most: what one `shequ import records` takes. A larger kind
+/// is split into parts (`05-services.csv`, `05-services-2.csv`, ...), imported in any order.
+pub const ROWS_PER_FILE: u64 = 200_000;
+
+/// One kind's file (or files, past [`ROWS_PER_FILE`]).
 struct Writer {
     kind: RecordKind,
     until: Option<String>,
+    dir: PathBuf,
+    order: usize,
+    part: u32,
     path: PathBuf,
     csv: csv::Writer<std::io::BufWriter<std::fs::File>>,
     rows: u64,
+    done: Vec<GeneratedFile>,
+}
+
+fn open_part(
+    dir: &Path,
+    order: usize,
+    kind: RecordKind,
+    part: u32,
+) -> Result<(PathBuf, csv::Writer<std::io::BufWriter<std::fs::File>>), String> {
+    let name = if part == 1 {
+        format!("{order:02}-{}.csv", kind.as_str())
+    } else {
+        format!("{order:02}-{}-{part}.csv", kind.as_str())
+    };
+    let path = dir.join(name);
+    let file =
+        std::fs::File::create(&path).map_err(|e| format!("无法写入 {}：{e}", path.display()))?;
+    let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    csv.write_record(kind.fields().iter().map(|f| f.header))
+        .map_err(|e| e.to_string())?;
+    Ok((path, csv))
 }
 
 impl Writer {
@@ -86,18 +115,17 @@ impl Writer {
         kind: RecordKind,
         until: Option<String>,
     ) -> Result<Writer, String> {
-        let path = dir.join(format!("{order:02}-{}.csv", kind.as_str()));
-        let file = std::fs::File::create(&path)
-            .map_err(|e| format!("无法写入 {}：{e}", path.display()))?;
-        let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(file));
-        csv.write_record(kind.fields().iter().map(|f| f.header))
-            .map_err(|e| e.to_string())?;
+        let (path, csv) = open_part(dir, order, kind, 1)?;
         Ok(Writer {
             kind,
             until,
+            dir: dir.to_path_buf(),
+            order,
+            part: 1,
             path,
             csv,
             rows: 0,
+            done: Vec::new(),
         })
     }
 
@@ -106,6 +134,19 @@ impl Writer {
             && row.get(key).is_some_and(|d| d > until)
         {
             return Ok(());
+        }
+        if self.rows == ROWS_PER_FILE {
+            self.part += 1;
+            let (path, csv) = open_part(&self.dir, self.order, self.kind, self.part)?;
+            let full = std::mem::replace(&mut self.csv, csv);
+            let full_path = std::mem::replace(&mut self.path, path);
+            close(full)?;
+            self.done.push(GeneratedFile {
+                path: full_path,
+                kind: self.kind,
+                rows: self.rows,
+            });
+            self.rows = 0;
         }
         let cells = self
             .kind
@@ -117,18 +158,20 @@ impl Writer {
         Ok(())
     }
 
-    fn finish(self) -> Result<GeneratedFile, String> {
-        let mut inner = self
-            .csv
-            .into_inner()
-            .map_err(|e| format!("写入失败：{e}"))?;
-        inner.flush().map_err(|e| e.to_string())?;
-        Ok(GeneratedFile {
+    fn finish(mut self) -> Result<Vec<GeneratedFile>, String> {
+        close(self.csv)?;
+        self.done.push(GeneratedFile {
             path: self.path,
             kind: self.kind,
             rows: self.rows,
-        })
+        });
+        Ok(self.done)
     }
+}
+
+fn close(csv: csv::Writer<std::io::BufWriter<std::fs::File>>) -> Result<(), String> {
+    let mut inner = csv.into_inner().map_err(|e| format!("写入失败：{e}"))?;
+    inner.flush().map_err(|e| e.to_string())
 }
 
 fn row(pairs: &[(&'static str, String)]) -> Row {
@@ -503,7 +546,11 @@ pub fn generate(
         }
         progress(done + 1);
     }
-    writers.into_iter().map(Writer::finish).collect()
+    let mut files = Vec::new();
+    for w in writers {
+        files.extend(w.finish()?);
+    }
+    Ok(files)
 }
 
 #[cfg(test)]
