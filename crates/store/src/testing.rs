@@ -48,16 +48,7 @@ impl TestDatabase {
     /// A fresh PostgreSQL database of its own, or None as [`TestDatabase::postgres`].
     pub async fn postgres_database() -> Option<TestDatabase> {
         let admin = postgres_admin_url();
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                if std::env::var("SHEQU_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                    panic!("PostgreSQL required but unreachable at {admin}: {e}");
-                }
-                eprintln!("notice: PostgreSQL pass skipped, {admin} unreachable: {e}");
-                return None;
-            }
-        };
+        let mut conn = admin_connection(&admin).await?;
         let name = unique_name("db");
         let create = format!("CREATE DATABASE {name}");
         if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
@@ -81,16 +72,7 @@ impl TestDatabase {
     /// SHEQU_REQUIRE_POSTGRES=1 (as .ci/run does) to make its absence a failure instead.
     pub async fn postgres() -> Option<TestDatabase> {
         let admin = postgres_admin_url();
-        let mut conn = match sqlx::PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                if std::env::var("SHEQU_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                    panic!("PostgreSQL required but unreachable at {admin}: {e}");
-                }
-                eprintln!("notice: PostgreSQL pass skipped, {admin} unreachable: {e}");
-                return None;
-            }
-        };
+        let mut conn = admin_connection(&admin).await?;
         let schema = unique_name("t");
         let create = format!("CREATE SCHEMA {schema}");
         if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
@@ -111,6 +93,43 @@ impl TestDatabase {
     }
 }
 
+/// A connection to the test PostgreSQL, or None (with a notice) when it cannot be reached and
+/// the pass is not required.
+async fn admin_connection(admin: &str) -> Option<sqlx::PgConnection> {
+    match sqlx::PgConnection::connect(admin).await {
+        Ok(conn) => Some(conn),
+        Err(e) => {
+            if std::env::var("SHEQU_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("PostgreSQL required but unreachable at {admin}: {e}");
+            }
+            eprintln!("notice: PostgreSQL pass skipped, {admin} unreachable: {e}");
+            None
+        }
+    }
+}
+
+/// Runs one statement on the admin connection from a throwaway thread with its own runtime,
+/// so that Drop works inside and outside async tests.
+fn admin_statement(sql: String) {
+    let admin = postgres_admin_url();
+    let _ = std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    })
+    .join();
+}
+
 /// The admin URL with another database name in its path.
 fn database_url(admin: &str, name: &str) -> String {
     let (base, query) = admin
@@ -127,46 +146,10 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some(database) = self.database.take() {
-            let admin = postgres_admin_url();
-            let _ = std::thread::spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let drop = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+            admin_statement(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"));
         }
         if let Some(schema) = self.schema.take() {
-            // Dropping needs a connection; do it on a throwaway thread with its own runtime so
-            // that Drop works inside and outside async tests.
-            let admin = postgres_admin_url();
-            let _ = std::thread::spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                runtime.block_on(async move {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                            .execute(&mut conn)
-                            .await;
-                    }
-                });
-            })
-            .join();
+            admin_statement(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
 }
