@@ -229,7 +229,10 @@ impl App {
         unit: &Unit,
         year: i16,
     ) -> Result<Vec<CommunityEvaluation>, AppError> {
-        let counts = self.store.record_facts(&unit.code, year).await?;
+        let counts = self
+            .store
+            .record_facts(&unit.code, year, shequ_store::FactSet::Evaluation)
+            .await?;
         Ok(self.evaluate_with_counts(unit, year, counts).await?.0)
     }
 

@@ -279,7 +279,7 @@ async fn check_sqlite_copy(path: &Path) -> Result<(), AppError> {
     // A shequ database has its migrations table; anything else is not one of ours.
     let ours = store.is_shequ_database().await.unwrap_or(false);
     if !ours {
-        store.pool().close().await;
+        store.close().await;
         return Err(AppError::BadRequest(
             "备份文件不是可用的 shequ 数据库（没有 shequ 的数据表）".into(),
         ));
@@ -287,11 +287,11 @@ async fn check_sqlite_copy(path: &Path) -> Result<(), AppError> {
     // Bring the copy (not the live directory) up to this version first: an older backup is
     // upgraded, a newer one refused, before anything is replaced.
     if let Err(e) = store.migrate().await {
-        store.pool().close().await;
+        store.close().await;
         return Err(AppError::BadRequest(format!("备份文件无法使用：{e}")));
     }
     let report = store.check_consistency().await;
-    store.pool().close().await;
+    store.close().await;
     let report = report
         .map_err(|e| AppError::BadRequest(format!("备份文件不是可用的 shequ 数据库：{e}")))?;
     if report.integrity.is_empty() {
@@ -396,7 +396,7 @@ pub async fn restore(
             let store = SqlStore::connect(database_url).await?;
             let has_tables = store.has_tables().await?;
             let others = store.other_sessions().await?;
-            store.pool().close().await;
+            store.close().await;
             if others > 0 {
                 return Err(AppError::Conflict(format!(
                     "目标数据库正被 {others} 个其他连接使用（服务器在运行？）；请先停止服务器再恢复"
@@ -422,7 +422,7 @@ pub async fn restore(
             .map_err(|e| AppError::Internal(e.to_string()))??;
             let store = SqlStore::connect(database_url).await?;
             let ours = store.is_shequ_database().await.unwrap_or(false);
-            store.pool().close().await;
+            store.close().await;
             if !ours {
                 return Err(AppError::BadRequest(
                     "恢复的归档不是 shequ 的备份（没有 shequ 的数据表）；请检查目标数据库".into(),

@@ -624,7 +624,10 @@ impl App {
         let standard = self.current_standard().await?;
         let year = period.year();
         let (first, last) = (period.first_month(), period.last_month());
-        let counts = self.store.record_facts(&unit.code, year).await?;
+        let counts = self
+            .store
+            .record_facts(&unit.code, year, shequ_store::FactSet::All)
+            .await?;
         let (evaluations, mut counts) = self.evaluate_with_counts(&unit, year, counts).await?;
         let mut submitted: HashMap<(DivisionCode, i8), SubmittedReport> = self
             .store

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use shequ_domain::codes::DivisionCode;
-use shequ_domain::evaluation::facts::{FACTS_VERSION, file_facts, record_facts};
+use shequ_domain::evaluation::facts::{self, FACTS_VERSION, file_facts, record_facts};
 use shequ_domain::evaluation::{ReviewState, Status};
 use shequ_domain::records::RecordData;
 use shequ_domain::units::Unit;
@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::AuditEntry;
 use crate::error::StoreError;
 use crate::records::{StoredRecord, Tx, finish, record_from_row, subtree_column};
-use crate::sql::{SqlStore, audit_in, code_of, placeholders, query};
+use crate::sql::{Backend, SqlStore, audit_in, code_of, placeholders, query};
 use crate::surveys::StoredSurvey;
 
 /// What a person entered for an indicator of a community's year.
@@ -59,6 +59,15 @@ pub struct ReviewEvent {
     pub at: String,
 }
 
+/// Which of a year's aggregate counts to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactSet {
+    /// What the indicators count: everything but the per-month service counts.
+    Evaluation,
+    /// Every count, the per-month service counts of progress reports included.
+    All,
+}
+
 #[async_trait]
 pub trait EvaluationStore: Send + Sync {
     /// The committee-level units under a unit (or the unit itself), in code order; the caller
@@ -76,6 +85,7 @@ pub trait EvaluationStore: Send + Sync {
         &self,
         unit: &DivisionCode,
         year: i16,
+        set: FactSet,
     ) -> Result<HashMap<DivisionCode, BTreeMap<String, i64>>, StoreError>;
     /// Recomputes every aggregate count from the records (when the way they are counted
     /// changed); returns how many records were read.
@@ -194,7 +204,7 @@ pub(crate) async fn apply_fact_delta(tx: &mut Tx, delta: &FactDelta) -> Result<(
         let sql = format!(
             "INSERT INTO record_facts (unit_code, year, fact, n) VALUES {} \
              ON CONFLICT (unit_code, year, fact) DO UPDATE SET n = record_facts.n + excluded.n",
-            placeholders(batch.len(), 4, 1)
+            placeholders(Backend::of(tx), batch.len(), 4)
         );
         let mut q = query(sql);
         for ((unit, year, fact), n) in batch {
@@ -344,10 +354,19 @@ impl EvaluationStore for SqlStore {
         &self,
         unit: &DivisionCode,
         year: i16,
+        set: FactSet,
     ) -> Result<HashMap<DivisionCode, BTreeMap<String, i64>>, StoreError> {
+        // The prefixes are constants of ours with no LIKE wildcards in them.
+        let leave_out: String = match set {
+            FactSet::All => String::new(),
+            FactSet::Evaluation => facts::MONTHLY_SERVICE_PREFIXES
+                .iter()
+                .map(|prefix| format!(" AND f.fact NOT LIKE '{prefix}%'"))
+                .collect(),
+        };
         let sql = format!(
             "SELECT f.unit_code, f.fact, f.n FROM record_facts f JOIN units u ON u.code = f.unit_code \
-             WHERE {} AND f.year = $2",
+             WHERE {} AND f.year = $2{leave_out}",
             unit_clause(unit, "f.unit_code")
         );
         let rows = query(sql)

@@ -26,7 +26,7 @@ use shequ_domain::tree::{ImportPlan, StoredUnit};
 use shequ_domain::units::{Unit, UnitRef};
 
 pub use error::StoreError;
-pub use evaluation::{AssessmentEntry, EvaluationStore, ReviewEvent, StoredAssessment};
+pub use evaluation::{AssessmentEntry, EvaluationStore, FactSet, ReviewEvent, StoredAssessment};
 pub use migrations::{MIGRATIONS, Migration};
 pub use operations::{
     ConsistencyReport, FactMismatch, OperationsStore, SERVER_APPLICATION_NAME, SurveyMismatch,

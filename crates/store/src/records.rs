@@ -14,7 +14,9 @@ use crate::error::StoreError;
 use crate::evaluation::{
     FactDelta, add_files_to_delta, add_to_delta, apply_fact_delta, file_types_in, record_in,
 };
-use crate::sql::{SqlStore, ancestors_of, audit_in, code_of, list_placeholders, query};
+use crate::sql::{
+    Backend, SqlStore, ancestors_of, audit_in, code_of, list_placeholders, placeholders, query,
+};
 
 /// A record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,72 +339,142 @@ fn map_unique(e: sqlx::Error) -> StoreError {
 /// Ancestors of the units a batch writes to, looked up once per unit.
 type AncestorCache = HashMap<DivisionCode, Ancestors>;
 
-async fn write_record(
+/// Rows per multi-row INSERT of records: 24 parameters a row stays well under SQLite's 32,766 and
+/// PostgreSQL's 65,535, and one statement carries enough rows that its round trip to the driver's
+/// thread is no longer what an import waits on.
+const RECORD_BATCH: usize = 200;
+
+async fn ancestors_cached(
     tx: &mut Tx,
-    id: Option<i64>,
+    unit: &DivisionCode,
+    cache: &mut AncestorCache,
+) -> Result<Ancestors, StoreError> {
+    if let Some(a) = cache.get(unit) {
+        return Ok(a.clone());
+    }
+    let a = ancestors_in(tx, unit).await?;
+    cache.insert(unit.clone(), a.clone());
+    Ok(a)
+}
+
+fn code_text(code: &Option<DivisionCode>) -> Option<String> {
+    code.as_ref().map(|c| c.as_str().to_string())
+}
+
+/// Inserts records in multi-row statements and returns their ids in the order given.
+async fn insert_records(
+    tx: &mut Tx,
+    writes: &[(&RecordWrite, Columns)],
+    actor: &str,
+    now: &str,
+    cache: &mut AncestorCache,
+) -> Result<Vec<i64>, StoreError> {
+    let backend = Backend::of(tx);
+    let mut ids = Vec::with_capacity(writes.len());
+    for batch in writes.chunks(RECORD_BATCH) {
+        let sql = format!(
+            "INSERT INTO records (kind, unit_code, year, month, record_date, sort_key, category, \
+             item_no, quantity, group_name, slot, record_ref, content_key, fields, standard_id, \
+             confirmed, province_code, prefecture_code, county_code, township_code, created_at, \
+             created_by, updated_at, updated_by) VALUES {} RETURNING id",
+            placeholders(backend, batch.len(), 24)
+        );
+        let mut q = query(sql);
+        for (write, c) in batch {
+            let ancestors = ancestors_cached(tx, &c.unit, cache).await?;
+            q = q
+                .bind(write.data.kind.as_str())
+                .bind(c.unit.as_str().to_string())
+                .bind(i64::from(c.year))
+                .bind(c.month)
+                .bind(c.record_date.clone())
+                .bind(c.sort_key.clone())
+                .bind(c.category.clone())
+                .bind(c.item_no)
+                .bind(c.quantity)
+                .bind(c.group_name.clone())
+                .bind(c.slot.clone())
+                .bind(write.record_ref.clone())
+                .bind(c.content_key.clone())
+                .bind(c.fields.clone())
+                .bind(write.standard_id.clone())
+                .bind(i64::from(write.confirmed))
+                .bind(code_text(&ancestors.province))
+                .bind(code_text(&ancestors.prefecture))
+                .bind(code_text(&ancestors.county))
+                .bind(code_text(&ancestors.township))
+                .bind(now.to_string())
+                .bind(actor.to_string())
+                .bind(now.to_string())
+                .bind(actor.to_string());
+        }
+        let mut batch_ids = q
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(map_unique)?
+            .iter()
+            .map(|row| row.try_get::<i64, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING promises no order; both backends give a statement's rows ascending ids in
+        // VALUES order (SQLite's next rowid, PostgreSQL's sequence), so ascending is the order given.
+        batch_ids.sort_unstable();
+        if batch_ids.len() != batch.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} records inserted, {} ids returned",
+                batch.len(),
+                batch_ids.len()
+            )));
+        }
+        ids.extend(batch_ids);
+    }
+    Ok(ids)
+}
+
+async fn update_record(
+    tx: &mut Tx,
+    id: i64,
     write: &RecordWrite,
     actor: &str,
     now: &str,
     cache: &mut AncestorCache,
-) -> Result<i64, StoreError> {
+) -> Result<(), StoreError> {
     let c = columns_of(&write.data)?;
-    let ancestors = match cache.get(&c.unit) {
-        Some(a) => a.clone(),
-        None => {
-            let a = ancestors_in(tx, &c.unit).await?;
-            cache.insert(c.unit.clone(), a.clone());
-            a
-        }
-    };
-    let code = |c: &Option<DivisionCode>| c.as_ref().map(|c| c.as_str().to_string());
-    let sql = match id {
-        None => {
-            "INSERT INTO records (kind, unit_code, year, month, record_date, sort_key, category, \
-             item_no, quantity, group_name, slot, record_ref, content_key, fields, standard_id, \
-             confirmed, province_code, prefecture_code, county_code, township_code, created_at, \
-             created_by, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $21, $22) \
-             RETURNING id"
-        }
-        Some(_) => {
-            "UPDATE records SET kind = $1, unit_code = $2, year = $3, month = $4, \
-             record_date = $5, sort_key = $6, category = $7, item_no = $8, quantity = $9, \
-             group_name = $10, slot = $11, record_ref = $12, content_key = $13, fields = $14, \
-             standard_id = $15, confirmed = $16, province_code = $17, prefecture_code = $18, \
-             county_code = $19, township_code = $20, updated_at = $21, updated_by = $22 \
-             WHERE id = $23 RETURNING id"
-        }
-    };
-    let mut q = sqlx::query(sql)
-        .bind(write.data.kind.as_str())
-        .bind(c.unit.as_str().to_string())
-        .bind(i64::from(c.year))
-        .bind(c.month)
-        .bind(c.record_date)
-        .bind(c.sort_key)
-        .bind(c.category)
-        .bind(c.item_no)
-        .bind(c.quantity)
-        .bind(c.group_name)
-        .bind(c.slot)
-        .bind(write.record_ref.clone())
-        .bind(c.content_key)
-        .bind(c.fields)
-        .bind(write.standard_id.clone())
-        .bind(i64::from(write.confirmed))
-        .bind(code(&ancestors.province))
-        .bind(code(&ancestors.prefecture))
-        .bind(code(&ancestors.county))
-        .bind(code(&ancestors.township))
-        .bind(now.to_string())
-        .bind(actor.to_string());
-    if let Some(id) = id {
-        q = q.bind(id);
-    }
-    let row = q.fetch_optional(&mut **tx).await.map_err(map_unique)?;
-    row.ok_or(StoreError::NotFound)?
-        .try_get("id")
-        .map_err(StoreError::from)
+    let ancestors = ancestors_cached(tx, &c.unit, cache).await?;
+    let row = sqlx::query(
+        "UPDATE records SET kind = $1, unit_code = $2, year = $3, month = $4, \
+         record_date = $5, sort_key = $6, category = $7, item_no = $8, quantity = $9, \
+         group_name = $10, slot = $11, record_ref = $12, content_key = $13, fields = $14, \
+         standard_id = $15, confirmed = $16, province_code = $17, prefecture_code = $18, \
+         county_code = $19, township_code = $20, updated_at = $21, updated_by = $22 \
+         WHERE id = $23 RETURNING id",
+    )
+    .bind(write.data.kind.as_str())
+    .bind(c.unit.as_str().to_string())
+    .bind(i64::from(c.year))
+    .bind(c.month)
+    .bind(c.record_date)
+    .bind(c.sort_key)
+    .bind(c.category)
+    .bind(c.item_no)
+    .bind(c.quantity)
+    .bind(c.group_name)
+    .bind(c.slot)
+    .bind(write.record_ref.clone())
+    .bind(c.content_key)
+    .bind(c.fields)
+    .bind(write.standard_id.clone())
+    .bind(i64::from(write.confirmed))
+    .bind(code_text(&ancestors.province))
+    .bind(code_text(&ancestors.prefecture))
+    .bind(code_text(&ancestors.county))
+    .bind(code_text(&ancestors.township))
+    .bind(now.to_string())
+    .bind(actor.to_string())
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_unique)?;
+    row.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
 /// The column that holds a unit's code on every row of its subtree (records, surveys).
@@ -491,12 +563,15 @@ impl RecordStore for SqlStore {
             // lose and gain.
             let mut touched: BTreeSet<(DivisionCode, i16)> = BTreeSet::new();
             let mut delta = FactDelta::new();
+            // The inserts' columns, worked out once for the counts and the statements.
+            let mut inserts: Vec<(&RecordWrite, Columns)> = Vec::new();
             for change in changes {
                 match change {
                     RecordChange::Insert(write) => {
                         let c = columns_of(&write.data)?;
                         add_to_delta(&mut delta, &c.unit, c.year, &write.data, &[], 1);
-                        touched.insert((c.unit, c.year));
+                        touched.insert((c.unit.clone(), c.year));
+                        inserts.push((write, c));
                     }
                     RecordChange::Update { id, write } => {
                         let old = record_in(&mut tx, *id).await?;
@@ -529,17 +604,14 @@ impl RecordStore for SqlStore {
                     return Err(StoreError::Conflict);
                 }
             }
-            let mut ids = Vec::new();
             let mut cache = AncestorCache::new();
+            // Updates and deletes first, so that a reference or a yearly slot they give up is free
+            // for the inserted rows, which then go in as multi-row statements.
             for change in changes {
                 match change {
-                    RecordChange::Insert(write) => {
-                        ids.push(
-                            write_record(&mut tx, None, write, actor, &now, &mut cache).await?,
-                        );
-                    }
+                    RecordChange::Insert(_) => {}
                     RecordChange::Update { id, write } => {
-                        write_record(&mut tx, Some(*id), write, actor, &now, &mut cache).await?;
+                        update_record(&mut tx, *id, write, actor, &now, &mut cache).await?;
                     }
                     RecordChange::Delete { id } => {
                         sqlx::query("DELETE FROM record_files WHERE record_id = $1")
@@ -553,6 +625,7 @@ impl RecordStore for SqlStore {
                     }
                 }
             }
+            let ids = insert_records(&mut tx, &inserts, actor, &now, &mut cache).await?;
             apply_fact_delta(&mut tx, &delta).await?;
             for (unit, year) in &touched {
                 bump_year(&mut tx, unit, *year).await?;

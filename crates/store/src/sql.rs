@@ -46,6 +46,15 @@ impl Backend {
         }
     }
 
+    /// The backend a connection (or a transaction on one) talks to.
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -59,7 +68,33 @@ const INSERT_BATCH: usize = 100;
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// SQLite's writers' own pool of one connection; PostgreSQL writes through `pool`.
+    writer: Option<AnyPool>,
     backend: Backend,
+}
+
+fn pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(15))
+}
+
+fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
+    // Statement journals (every insert into an indexed table inside a transaction keeps one) in
+    // memory rather than in temporary files, and a 16 MB page cache a connection so that a large
+    // import does not spill.
+    pool_options(max_connections).after_connect(|conn, _| {
+        Box::pin(async move {
+            sqlx::raw_sql(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;",
+            )
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    })
 }
 
 pub(crate) const UNIT_COLUMNS: &str = "u.code, u.name, u.depth, u.kind, u.parent_code, \
@@ -83,40 +118,47 @@ impl SqlStore {
         let backend = Backend::from_url(url)?;
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?;
-        let pool_options = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(15));
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                pool_options
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                            )
-                            .execute(conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
+                // SQLite lets one transaction write at a time. Writers queue for the one
+                // connection of their own pool, in order, instead of each taking a reader's
+                // connection and polling the file lock under busy_timeout (which backs off in
+                // sleeps of up to 100 ms: the p99 of concurrent writes was that sleep).
+                let writer = sqlite_pool(1).connect_with(options.clone()).await?;
+                let pool = sqlite_pool(8).connect_with(options).await?;
+                (pool, Some(writer))
             }
-            Backend::Postgres => pool_options.connect_with(options).await?,
+            Backend::Postgres => (pool_options(16).connect_with(options).await?, None),
         };
-        Ok(SqlStore { pool, backend })
+        Ok(SqlStore {
+            pool,
+            writer,
+            backend,
+        })
+    }
+
+    /// Closes every connection (a restore must release the database file).
+    pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
+        self.pool.close().await;
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// The pool write transactions take their connection from.
+    pub(crate) fn write_pool(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
+        Ok(self
+            .write_pool()
+            .begin_with(self.backend.begin_write())
+            .await?)
     }
 }
 
@@ -200,10 +242,13 @@ fn like_contains(text: &str) -> String {
     out
 }
 
-/// `($1, $2), ($3, $4)`: placeholders for a multi-row VALUES list. sqlx's QueryBuilder writes `?`
-/// for the runtime-chosen driver, which PostgreSQL does not accept, so number them here.
-pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String {
-    let mut out = String::new();
+/// The placeholders of a multi-row VALUES list that is the statement's only parameters:
+/// `($1, $2), ($3, $4)` for PostgreSQL, `(?, ?), (?, ?)` for SQLite. sqlx's QueryBuilder writes `?`
+/// for the runtime-chosen driver, which PostgreSQL does not accept; and SQLite looks each numbered
+/// parameter up by name in a list (sqlx asks for every parameter's name when it binds), so a
+/// statement of n numbered parameters costs n² where anonymous ones cost n.
+pub(crate) fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 6);
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
@@ -213,8 +258,13 @@ pub(crate) fn placeholders(rows: usize, columns: usize, first: usize) -> String 
             if c > 0 {
                 out.push_str(", ");
             }
-            out.push('$');
-            out.push_str(&(first + r * columns + c).to_string());
+            match backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(1 + r * columns + c).to_string());
+                }
+            }
         }
         out.push(')');
     }
@@ -242,7 +292,7 @@ impl Store for SqlStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        crate::migrations::run(&self.pool, self.backend).await?;
+        crate::migrations::run(self.write_pool(), self.backend).await?;
         self.ensure_facts_current().await
     }
 
@@ -255,7 +305,7 @@ impl Store for SqlStore {
     }
 
     async fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO app_state (key, value) VALUES ($1, $2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -274,7 +324,7 @@ impl Store for SqlStore {
         source_toml: &str,
         audit: &AuditEntry,
     ) -> Result<SaveOutcome, StoreError> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query("SELECT source_toml FROM standards WHERE id = $1")
             .bind(&standard.id)
             .fetch_optional(&mut *tx)
@@ -328,7 +378,7 @@ impl Store for SqlStore {
         let items: Vec<_> = standard.items().collect();
         let mut insert = query(format!(
             "INSERT INTO standard_items (standard_id, number, category_number, text) VALUES {}",
-            placeholders(items.len(), 4, 1)
+            placeholders(self.backend, items.len(), 4)
         ));
         for (category, item) in items {
             insert = insert
@@ -342,7 +392,7 @@ impl Store for SqlStore {
         let mut insert = query(format!(
             "INSERT INTO standard_indicators (standard_id, number, group_name, distinctive, text) \
              VALUES {}",
-            placeholders(indicators.len(), 5, 1)
+            placeholders(self.backend, indicators.len(), 5)
         ));
         for (group, indicator) in indicators {
             insert = insert
@@ -405,7 +455,7 @@ impl Store for SqlStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let as_of = plan.as_of.map(|d| d.to_string()).unwrap_or_default();
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.begin_write().await?;
         // Optimistic concurrency: a plan made before another import committed is stale.
         if read_units_version(&mut tx).await? != plan.based_on_version {
             tx.rollback().await?;
@@ -416,7 +466,7 @@ impl Store for SqlStore {
                 "INSERT INTO units (code, name, depth, kind, is_community, parent_code, \
                  province_code, prefecture_code, county_code, township_code, source, opened_on) \
                  VALUES {}",
-                placeholders(batch.len(), 12, 1)
+                placeholders(self.backend, batch.len(), 12)
             ));
             for u in batch {
                 insert = insert
@@ -673,7 +723,7 @@ impl Store for SqlStore {
         let mut sets: Vec<&str> = rows.iter().map(|r| r.group_set.as_str()).collect();
         sets.sort_unstable();
         sets.dedup();
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.begin_write().await?;
         let mut previous = 0;
         for set in sets {
             previous += sqlx::query("DELETE FROM unit_group_members WHERE group_set = $1")
@@ -686,7 +736,7 @@ impl Store for SqlStore {
             let mut insert = query(format!(
                 "INSERT INTO unit_group_members (group_set, group_name, unit_code) VALUES {} \
                  ON CONFLICT DO NOTHING",
-                placeholders(batch.len(), 3, 1)
+                placeholders(self.backend, batch.len(), 3)
             ));
             for r in batch {
                 insert = insert
@@ -737,7 +787,7 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.begin_write().await?;
         audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -908,7 +958,8 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered() {
-        assert_eq!(placeholders(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(Backend::Postgres, 2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(list_placeholders(3, 2), "$2, $3, $4");
     }
 

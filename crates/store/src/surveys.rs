@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use crate::AuditEntry;
 use crate::error::StoreError;
-use crate::sql::{SqlStore, audit_in, code_of, placeholders, query};
+use crate::sql::{Backend, SqlStore, audit_in, code_of, placeholders, query};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSurvey {
@@ -324,7 +324,7 @@ impl SurveyStore for SqlStore {
             for batch in hashes.chunks(CODE_BATCH) {
                 let sql = format!(
                     "INSERT INTO ballot_codes (code_hash, survey_id, state) VALUES {}",
-                    placeholders(batch.len(), 3, 1)
+                    placeholders(Backend::of(&tx), batch.len(), 3)
                 );
                 let mut q = query(sql);
                 for hash in batch {
@@ -497,7 +497,7 @@ impl SurveyStore for SqlStore {
         sqlx::query("INSERT INTO ballot_failures (client, at) VALUES ($1, $2)")
             .bind(client)
             .bind(at)
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }

@@ -7,9 +7,9 @@ use shequ_domain::standard::Standard;
 use shequ_domain::tree::{ImportScope, IncomingUnit, Origin, ParentSpec, plan_import};
 use shequ_store::testing::TestDatabase;
 use shequ_store::{
-    AuditEntry, CastOutcome, EvaluationStore, GroupMembership, NewFile, NewSurvey, RecordChange,
-    RecordCursor, RecordFilter, RecordStore, RecordWrite, ReportStore, SaveOutcome, SqlStore,
-    Store, StoreError, SurveyStore, UnitQuery,
+    AuditEntry, CastOutcome, EvaluationStore, FactSet, GroupMembership, NewFile, NewSurvey,
+    RecordChange, RecordCursor, RecordFilter, RecordStore, RecordWrite, ReportStore, SaveOutcome,
+    SqlStore, Store, StoreError, SurveyStore, UnitQuery,
 };
 
 fn audit(action: &str, unit: Option<&str>) -> AuditEntry {
@@ -496,6 +496,101 @@ async fn records_are_written_filtered_and_paged(store: SqlStore) {
     assert!(audits.iter().any(|e| e.entry.action == "records.create"));
 }
 
+/// An import's inserts go in as multi-row statements: every id returned must be its own row's,
+/// in the order given, across statement boundaries and beside updates in the same change set.
+async fn batched_inserts_return_each_rows_id_in_order(store: SqlStore) {
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let units = ["230102001001", "230102001002", "230103500400"];
+    let n = 457;
+    let with_ref = |i: usize, reference: &str| RecordWrite {
+        record_ref: Some(reference.to_string()),
+        ..service(
+            units[i % 3],
+            "2010-05-01",
+            &(1 + i % 100).to_string(),
+            &(i + 1).to_string(),
+        )
+    };
+    let first = store
+        .apply_record_changes(
+            &[RecordChange::Insert(with_ref(0, "R-old"))],
+            &[],
+            "worker",
+            &[],
+        )
+        .await
+        .unwrap();
+    // The existing record gives up its reference in the same set that inserts a row taking it.
+    let mut changes = vec![RecordChange::Insert(with_ref(1, "R-old"))];
+    changes.push(RecordChange::Update {
+        id: first[0],
+        write: with_ref(0, "R-new"),
+    });
+    changes.extend((2..n).map(|i| RecordChange::Insert(with_ref(i, &format!("R-{i}")))));
+    let ids = store
+        .apply_record_changes(&changes, &[], "worker", &[])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), n - 1);
+    for (i, id) in (1..n).zip(&ids) {
+        let stored = store.record(*id).await.unwrap().unwrap();
+        assert_eq!(stored.data.int("people"), Some(i as i64 + 1), "row {i}");
+        assert_eq!(stored.unit.as_str(), units[i % 3], "row {i}");
+        let expected = if i == 1 {
+            "R-old".to_string()
+        } else {
+            format!("R-{i}")
+        };
+        assert_eq!(stored.record_ref.as_deref(), Some(expected.as_str()));
+    }
+    // An evaluation's read leaves out exactly the per-month service counts.
+    let a = units[0];
+    let all = facts_of(&store, a).await;
+    assert!(
+        all.contains_key(&shequ_domain::evaluation::facts::service_month_item(5, 1)),
+        "{all:?}"
+    );
+    let for_evaluation = store
+        .record_facts(&code("23"), 2010, FactSet::Evaluation)
+        .await
+        .unwrap();
+    let yearly: std::collections::BTreeMap<String, i64> = all
+        .into_iter()
+        .filter(|(f, _)| !shequ_domain::evaluation::facts::is_monthly_service(f))
+        .collect();
+    assert!(
+        yearly.contains_key(&shequ_domain::evaluation::facts::service_item(1)),
+        "{yearly:?}"
+    );
+    assert_eq!(for_evaluation.get(&code(a)), Some(&yearly));
+    let renamed = store.record(first[0]).await.unwrap().unwrap();
+    assert_eq!(renamed.record_ref.as_deref(), Some("R-new"));
+    let all = RecordFilter {
+        kind: Some(RecordKind::Services),
+        ..Default::default()
+    };
+    assert_eq!(store.count_records(&all).await.unwrap(), n as i64);
+    // A duplicate reference inside one statement (same community) fails the whole set and writes
+    // nothing of it.
+    let dup = store
+        .apply_record_changes(
+            &[
+                RecordChange::Insert(with_ref(1, "R-dup")),
+                RecordChange::Insert(with_ref(4, "R-dup")),
+            ],
+            &[],
+            "worker",
+            &[],
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::DuplicateRecord(_))),
+        "{dup:?}"
+    );
+    assert_eq!(store.count_records(&all).await.unwrap(), n as i64);
+}
+
 async fn a_locked_year_refuses_every_write(store: SqlStore) {
     store.migrate().await.unwrap();
     import(&store, &province(), "2010-01-01").await;
@@ -872,7 +967,7 @@ fn activity(unit: &str, date: &str, kind: &str, links: &str) -> RecordWrite {
 
 async fn facts_of(store: &SqlStore, unit: &str) -> std::collections::BTreeMap<String, i64> {
     store
-        .record_facts(&code(unit), 2010)
+        .record_facts(&code(unit), 2010, FactSet::All)
         .await
         .unwrap()
         .remove(&code(unit))
@@ -941,7 +1036,10 @@ async fn aggregate_counts_follow_every_write(store: SqlStore) {
         .unwrap();
     assert_eq!(facts_of(&store, a).await.get(facts::PHOTOS), Some(&1));
     // The province's view holds the same counts, and a rebuild from the records agrees.
-    let by_unit = store.record_facts(&code("23"), 2010).await.unwrap();
+    let by_unit = store
+        .record_facts(&code("23"), 2010, FactSet::All)
+        .await
+        .unwrap();
     assert_eq!(by_unit.get(&code(a)), Some(&facts_of(&store, a).await));
     let before = facts_of(&store, a).await;
     assert_eq!(store.rebuild_record_facts().await.unwrap(), 2);
@@ -1374,6 +1472,7 @@ on_both_backends!(
     search_by_code_prefix_and_name,
     groups_cover_subtrees,
     records_are_written_filtered_and_paged,
+    batched_inserts_return_each_rows_id_in_order,
     a_locked_year_refuses_every_write,
     a_stale_record_plan_is_refused,
     a_code_counts_once_under_concurrency,

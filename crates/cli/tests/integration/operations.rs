@@ -219,7 +219,7 @@ async fn record_count(db: &TestDatabase) -> usize {
         .fetch_one(store.pool())
         .await
         .unwrap_or((-1,));
-    store.pool().close().await;
+    store.close().await;
     usize::try_from(row.0).unwrap()
 }
 
@@ -456,7 +456,7 @@ async fn bad_backups_are_refused_and_replace_nothing() {
         .execute(store.pool())
         .await
         .unwrap();
-    store.pool().close().await;
+    store.close().await;
     let output = run(&target, &["restore", foreign.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(
@@ -504,7 +504,7 @@ async fn the_first_released_schema_with_data_is_upgraded() {
     .execute(store.pool())
     .await
     .unwrap();
-    store.pool().close().await;
+    store.close().await;
 
     let app = shequ_app::App::open(&db.url).await.unwrap();
     let city = app.unit("2301").await.unwrap();
@@ -528,7 +528,7 @@ async fn the_first_released_schema_with_data_is_upgraded() {
         .await
         .unwrap();
     assert_eq!(version, shequ_store::MIGRATIONS.last().unwrap().version);
-    store.pool().close().await;
+    store.close().await;
     assert_check_passes(&db);
     // A database newer than this program is refused with a clear message, and left alone.
     let store = shequ_store::SqlStore::connect(&db.url).await.unwrap();
@@ -538,7 +538,7 @@ async fn the_first_released_schema_with_data_is_upgraded() {
     .execute(store.pool())
     .await
     .unwrap();
-    store.pool().close().await;
+    store.close().await;
     let output = run(&db, &["check"]);
     assert!(!output.status.success());
     assert!(
@@ -996,7 +996,7 @@ async fn records_in(dir: &std::path::Path) -> i64 {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    store.pool().close().await;
+    store.close().await;
     n
 }
 
@@ -1072,7 +1072,7 @@ async fn restores_never_lose_what_they_replace() {
         .execute(store.pool())
         .await
         .unwrap();
-    store.pool().close().await;
+    store.close().await;
     let output = run(&target, &["restore", "--force", future.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(

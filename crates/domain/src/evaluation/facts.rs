@@ -24,12 +24,26 @@ pub fn service_item(item: i64) -> String {
 /// Service records of an item in a month: monthly reports count records and items covered
 /// from these.
 pub fn service_month_item(month: i8, item: i64) -> String {
-    format!("service:m{month}:item:{item}")
+    format!("{SERVICE_MONTH_PREFIX}{month}:item:{item}")
 }
 
 /// People served by an item's records in a month.
 pub fn people_month_item(month: i8, item: i64) -> String {
-    format!("people:m{month}:item:{item}")
+    format!("{PEOPLE_MONTH_PREFIX}{month}:item:{item}")
+}
+
+const SERVICE_MONTH_PREFIX: &str = "service:m";
+const PEOPLE_MONTH_PREFIX: &str = "people:m";
+
+/// How every per-month service count begins: these are most of a year's counts, and only
+/// progress reports read them, so an evaluation leaves them in the database.
+pub const MONTHLY_SERVICE_PREFIXES: [&str; 2] = [SERVICE_MONTH_PREFIX, PEOPLE_MONTH_PREFIX];
+
+/// Whether a count is one of the per-month service counts that evaluation does not read.
+pub fn is_monthly_service(fact: &str) -> bool {
+    MONTHLY_SERVICE_PREFIXES
+        .iter()
+        .any(|prefix| fact.starts_with(prefix))
 }
 
 fn month_item(fact: &str, prefix: &str) -> Option<(i8, u32)> {
@@ -40,11 +54,11 @@ fn month_item(fact: &str, prefix: &str) -> Option<(i8, u32)> {
 }
 
 pub fn parse_service_month_item(fact: &str) -> Option<(i8, u32)> {
-    month_item(fact, "service:m")
+    month_item(fact, SERVICE_MONTH_PREFIX)
 }
 
 pub fn parse_people_month_item(fact: &str) -> Option<(i8, u32)> {
-    month_item(fact, "people:m")
+    month_item(fact, PEOPLE_MONTH_PREFIX)
 }
 
 /// The activity type and month of an [`activity_month`] count.
@@ -140,6 +154,21 @@ pub fn file_facts(data: &RecordData, content_type: &str) -> Vec<(String, i64)> {
 mod tests {
     use super::*;
     use crate::records::Input;
+
+    #[test]
+    fn only_the_per_month_service_counts_are_monthly_service_counts() {
+        assert!(is_monthly_service(&service_month_item(3, 59)));
+        assert!(is_monthly_service(&people_month_item(12, 1)));
+        for yearly in [
+            service_item(59),
+            activity_month("季度服务周", 3),
+            activity_group("居民代表会议", "第一居民小组"),
+            incident("火灾"),
+            group_document("第一居民小组"),
+        ] {
+            assert!(!is_monthly_service(&yearly), "{yearly}");
+        }
+    }
 
     fn record(kind: RecordKind, fields: &[(&str, &str)]) -> RecordData {
         RecordData::from_inputs(kind, fields.iter().map(|(k, v)| (*k, Input::Text(v)))).unwrap()
