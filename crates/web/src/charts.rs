@@ -7,7 +7,10 @@ const BAR: RGBColor = RGBColor(0x2b, 0x5c, 0x9e);
 const LINE: RGBColor = RGBColor(0xb0, 0x3a, 0x2e);
 const FONT: &str = "sans-serif";
 
+/// Draws a chart and names it for screen readers with its caption (an inline SVG is otherwise a
+/// nameless picture).
 fn svg(
+    caption: &str,
     width: u32,
     height: u32,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
@@ -23,7 +26,16 @@ fn svg(
     }))
     .unwrap_or_else(|_| Err("the chart library panicked".into()));
     match drawn {
-        Ok(()) => out,
+        Ok(()) => {
+            let name = askama::filters::escape(caption, askama::filters::Html)
+                .map(|escaped| escaped.to_string())
+                .unwrap_or_default();
+            out.replacen(
+                "<svg ",
+                &format!("<svg role=\"img\" aria-label=\"{name}\" "),
+                1,
+            )
+        }
         // A chart that cannot be drawn leaves its table to tell the numbers.
         Err(e) => {
             tracing::warn!("chart not drawn: {e}");
@@ -45,7 +57,7 @@ pub fn percent_bars(caption: &str, labels: &[String], percents: &[f64]) -> Strin
         return String::new();
     }
     let n = labels.len() as u32;
-    svg(760, 320, |root| {
+    svg(caption, 760, 320, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(caption, (FONT, 18))
             .margin(12)
@@ -91,7 +103,7 @@ pub fn ranking_bars(caption: &str, names: &[String], percents: &[f64]) -> String
     }
     let n = names.len() as u32;
     let height = 60 + 24 * n;
-    svg(760, height, |root| {
+    svg(caption, 760, height, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(caption, (FONT, 18))
             .margin(12)
@@ -143,7 +155,7 @@ pub fn monthly_line(caption: &str, points: &[(i8, i64)]) -> String {
     }
     let last = points.last().map_or(12, |(m, _)| *m).max(2) as i32;
     let top = points.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64 * 1.1;
-    svg(760, 300, |root| {
+    svg(caption, 760, 300, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(caption, (FONT, 18))
             .margin(12)
@@ -188,6 +200,11 @@ mod tests {
             &[75.0, 20.0],
         );
         assert!(bars.starts_with("<svg"), "{bars}");
+        let named = ranking_bars("排名 <a&b>", &["x".to_string()], &[1.0]);
+        assert!(
+            named.starts_with(r#"<svg role="img" aria-label="排名 &#60;a&#38;b&#62;" "#),
+            "{named}"
+        );
         assert!(bars.contains("道里区&lt;script&gt;"));
         assert!(!bars.contains("<script>"));
         assert!(bars.matches("<rect").count() >= 3);
