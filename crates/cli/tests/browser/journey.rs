@@ -452,6 +452,49 @@ async fn year_cycle(j: &mut Journey, server: &Server) -> Step {
     j.goto(&format!("/units/{PROVINCE}/bulletin/{YEAR}-03"))
         .await?;
     j.find("svg").await?;
+
+    j.step("every other page the year used passes the accessibility check");
+    let mut pages = vec![
+        "/".to_string(),
+        "/dashboard".into(),
+        "/catalogue".into(),
+        "/indicators".into(),
+        "/units".into(),
+        format!("/units/{PROVINCE}"),
+        format!("/units/{COMMUNITY}"),
+        "/groups".into(),
+        "/users".into(),
+        "/audit".into(),
+        "/account".into(),
+        "/records/import".into(),
+        format!("/units/{COMMUNITY}/records/{YEAR}"),
+        format!("/units/{COMMUNITY}/surveys/{YEAR}"),
+        format!("/units/{COMMUNITY}/evaluations/{YEAR}"),
+        format!("/units/{COUNTY}/rankings/{YEAR}"),
+        format!("/units/{COUNTY}/rankings/{YEAR}?print=1"),
+        format!("/units/{PROVINCE}/reports/{YEAR}-03"),
+        format!("/units/{COMMUNITY}/reports/{YEAR}-03"),
+        format!("/units/{TOWNSHIP}/bulletin/{YEAR}-03?print=1"),
+    ];
+    for kind in [
+        "profile",
+        "groups",
+        "organisations",
+        "services",
+        "activities",
+        "mediation",
+        "incidents",
+        "health",
+        "tallies",
+    ] {
+        pages.push(format!("/units/{COMMUNITY}/records/{YEAR}/{kind}"));
+    }
+    for page in &pages {
+        j.goto(page).await?;
+        j.find("body").await?;
+        j.check_accessibility().await?;
+    }
+    j.done().await?;
     sign_out(j).await?;
 
     j.step("a signed-out visitor reaches no record page");
