@@ -26,6 +26,9 @@ pub enum StoreError {
     DuplicateRecord(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A writer waited its whole turn behind another write (a large import, say).
+    #[error("数据库正忙：另一项写入（如大批导入）尚未完成，请稍后重试")]
+    Busy,
     /// Not marked as a source: the message already says it, and error chains would repeat it.
     #[error("数据库错误：{}", describe(.0))]
     Database(sqlx::Error),

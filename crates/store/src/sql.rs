@@ -73,10 +73,16 @@ pub struct SqlStore {
     backend: Backend,
 }
 
+/// How long a connection may be waited for: a database that gives none in this time is down.
+const CONNECT_WAIT: Duration = Duration::from_secs(15);
+/// How long a SQLite writer waits for its turn: longer than the largest import's transaction
+/// (200,000 rows), so that only a stuck writer makes others give up.
+const WRITE_WAIT: Duration = Duration::from_secs(60);
+
 fn pool_options(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(15))
+        .acquire_timeout(CONNECT_WAIT)
 }
 
 fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
@@ -114,6 +120,10 @@ impl SqlStore {
     }
 
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        SqlStore::connect_waiting(url, WRITE_WAIT).await
+    }
+
+    async fn connect_waiting(url: &str, write_wait: Duration) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let options = AnyConnectOptions::from_str(url)
@@ -124,7 +134,10 @@ impl SqlStore {
                 // connection of their own pool, in order, instead of each taking a reader's
                 // connection and polling the file lock under busy_timeout (which backs off in
                 // sleeps of up to 100 ms: the p99 of concurrent writes was that sleep).
-                let writer = sqlite_pool(1).connect_with(options.clone()).await?;
+                let writer = sqlite_pool(1)
+                    .acquire_timeout(write_wait)
+                    .connect_with(options.clone())
+                    .await?;
                 let pool = sqlite_pool(8).connect_with(options).await?;
                 (pool, Some(writer))
             }
@@ -155,10 +168,17 @@ impl SqlStore {
     }
 
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
-        Ok(self
+        match self
             .write_pool()
             .begin_with(self.backend.begin_write())
-            .await?)
+            .await
+        {
+            Ok(tx) => Ok(tx),
+            // The writers' own pool timing out means another write held the turn too long; the
+            // database itself answered when the pool was opened.
+            Err(sqlx::Error::PoolTimedOut) if self.writer.is_some() => Err(StoreError::Busy),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -955,6 +975,21 @@ async fn recount(tx: &mut sqlx::Transaction<'static, Any>) -> Result<(), StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_writer_kept_waiting_is_told_the_database_is_busy() {
+        let db = crate::testing::TestDatabase::sqlite();
+        let store = SqlStore::connect_waiting(&db.url, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let held = store.begin_write().await.unwrap();
+        let waited = store.begin_write().await;
+        assert!(matches!(waited, Err(StoreError::Busy)), "{waited:?}");
+        // Readers are not held up by the writer.
+        sqlx::query("SELECT 1").execute(store.pool()).await.unwrap();
+        held.rollback().await.unwrap();
+        store.begin_write().await.unwrap().rollback().await.unwrap();
+    }
 
     #[test]
     fn placeholders_are_numbered() {

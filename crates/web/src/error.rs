@@ -47,6 +47,9 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
             (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file", "文件有误")
         }
         AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready", "正在初始化"),
+        AppError::Store(shequ_app::StoreError::Busy) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "busy", "系统繁忙")
+        }
         AppError::TooManyAttempts(_) => (
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
@@ -70,7 +73,12 @@ fn classify(error: &AppError) -> (StatusCode, &'static str, &'static str) {
 }
 
 fn public_message(error: &AppError) -> String {
-    if error.is_client_error() || matches!(error, AppError::NotReady) {
+    if error.is_client_error()
+        || matches!(
+            error,
+            AppError::NotReady | AppError::Store(shequ_app::StoreError::Busy)
+        )
+    {
         error.to_string()
     } else {
         // Details of a system fault go to the log, not to the visitor.
