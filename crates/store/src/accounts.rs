@@ -243,7 +243,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn touch_session(&self, token_hash: &str, now: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_unserialised_write().await?;
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(token_hash)
@@ -273,7 +273,7 @@ impl AccountStore for SqlStore {
         client: &str,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_unserialised_write().await?;
         sqlx::query("INSERT INTO sign_in_failures (username, client, at) VALUES ($1, $2, $3)")
             .bind(username)
             .bind(client)

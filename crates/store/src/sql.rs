@@ -79,6 +79,11 @@ const CONNECT_WAIT: Duration = Duration::from_secs(15);
 /// (200,000 rows), so that only a stuck writer makes others give up.
 const WRITE_WAIT: Duration = Duration::from_secs(60);
 
+/// The advisory lock PostgreSQL writers take in turn (the migrations take 7243010).
+const WRITERS_LOCK: i64 = 7243011;
+/// PostgreSQL's SQLSTATE for a lock not granted within lock_timeout.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
 fn pool_options(max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
@@ -167,7 +172,47 @@ impl SqlStore {
         self.writer.as_ref().unwrap_or(&self.pool)
     }
 
+    /// A write transaction, one at a time on both backends. SQLite allows one writer anyway; on
+    /// PostgreSQL every such transaction takes the same advisory lock first, because the writes
+    /// check a state before they change it (a review step, a year's version or lock, the tree's
+    /// version, the counts a rebuild replaces), and under READ COMMITTED two writers would both
+    /// pass the check.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        let mut tx = self.begin_unserialised_write().await?;
+        if self.backend == Backend::Postgres {
+            let locked = async {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SET LOCAL lock_timeout = '{}s'",
+                    WRITE_WAIT.as_secs()
+                )))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITERS_LOCK)
+                    .execute(&mut *tx)
+                    .await
+            }
+            .await;
+            if let Err(e) = locked {
+                tx.rollback().await.ok();
+                let timed_out = matches!(&e, sqlx::Error::Database(db)
+                    if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE));
+                return Err(if timed_out {
+                    StoreError::Busy
+                } else {
+                    e.into()
+                });
+            }
+        }
+        Ok(tx)
+    }
+
+    /// A write transaction that does not wait for the other writers on PostgreSQL: for writes
+    /// that check nothing first (a session's last use, a failed sign-in or ballot code), so that
+    /// a long import does not hold up every signed-in page.
+    pub(crate) async fn begin_unserialised_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
         match self
             .write_pool()
             .begin_with(self.backend.begin_write())
@@ -979,12 +1024,18 @@ mod tests {
     #[tokio::test]
     async fn a_sqlite_writer_kept_waiting_is_told_the_database_is_busy() {
         let db = crate::testing::TestDatabase::sqlite();
-        let store = SqlStore::connect_waiting(&db.url, Duration::from_millis(200))
+        // The wait also bounds opening the writer's connection, which a loaded machine can take
+        // a good part of a second for.
+        let store = SqlStore::connect_waiting(&db.url, Duration::from_secs(2))
             .await
             .unwrap();
         let held = store.begin_write().await.unwrap();
         let waited = store.begin_write().await;
         assert!(matches!(waited, Err(StoreError::Busy)), "{waited:?}");
+        // Writes outside a store transaction of their own are told the same.
+        use crate::surveys::SurveyStore;
+        let failure = store.record_ballot_failure("127.0.0.1", "2010-01-01").await;
+        assert!(matches!(failure, Err(StoreError::Busy)), "{failure:?}");
         // Readers are not held up by the writer.
         sqlx::query("SELECT 1").execute(store.pool()).await.unwrap();
         held.rollback().await.unwrap();

@@ -494,11 +494,14 @@ impl SurveyStore for SqlStore {
     }
 
     async fn record_ballot_failure(&self, client: &str, at: &str) -> Result<(), StoreError> {
+        // Through a transaction like every write, so that waiting too long is reported as busy.
+        let mut tx = self.begin_unserialised_write().await?;
         sqlx::query("INSERT INTO ballot_failures (client, at) VALUES ($1, $2)")
             .bind(client)
             .bind(at)
-            .execute(self.write_pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1067,6 +1067,93 @@ async fn is_locked(store: &SqlStore, a: &DivisionCode) -> bool {
         .is_some_and(|s| s.locked)
 }
 
+/// Writers that check a state before they change it must not both pass the check: on
+/// PostgreSQL (READ COMMITTED) they did, until every write transaction took its turn.
+async fn racing_writers_that_check_first_succeed_once(store: SqlStore) {
+    use shequ_domain::evaluation::ReviewState;
+    use shequ_store::ReviewEvent;
+    store.migrate().await.unwrap();
+    import(&store, &province(), "2010-01-01").await;
+    let store = std::sync::Arc::new(store);
+    let a = code("230102001001");
+    for year in 2000..2010i16 {
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let (store, a) = (store.clone(), a.clone());
+                tokio::spawn(async move {
+                    let event = ReviewEvent {
+                        action: "submit".into(),
+                        from_state: ReviewState::Draft,
+                        to_state: ReviewState::Submitted,
+                        level: "committee".into(),
+                        reason: String::new(),
+                        actor: format!("worker{i}"),
+                        at: "2010-12-01T00:00:00Z".into(),
+                    };
+                    store
+                        .transition_review(&a, year, &event, &audit("review.submit", None))
+                        .await
+                })
+            })
+            .collect();
+        let mut succeeded = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => succeeded += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => panic!("{year}: {e:?}"),
+            }
+        }
+        assert_eq!(succeeded, 1, "{year}: one submission, the others refused");
+        assert_eq!(store.review_history(&a, year).await.unwrap().len(), 1);
+    }
+    // Two imports planned on the same version of a year: the second is stale.
+    let b = code("230102001002");
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let (store, b) = (store.clone(), b.clone());
+            tokio::spawn(async move {
+                store
+                    .apply_record_changes(
+                        &[RecordChange::Insert(service(
+                            b.as_str(),
+                            "2010-03-05",
+                            "5",
+                            &(i + 1).to_string(),
+                        ))],
+                        &[(b.clone(), 2010, 0)],
+                        "worker",
+                        &[],
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => succeeded += 1,
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(succeeded, 1, "one import on version 0, the others stale");
+    // Two rebuilds of the counts at once leave them as a recomputation finds them.
+    let (x, y) = (store.clone(), store.clone());
+    let first = tokio::spawn(async move { x.rebuild_record_facts().await });
+    let second = tokio::spawn(async move { y.rebuild_record_facts().await });
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    let report = shequ_store::OperationsStore::check_consistency(&*store)
+        .await
+        .unwrap();
+    assert!(
+        report.fact_mismatches.is_empty(),
+        "{:?}",
+        report.fact_mismatches
+    );
+}
+
 async fn review_steps_lock_and_refuse_stale_states(store: SqlStore) {
     use shequ_domain::evaluation::{ReviewState, Status};
     use shequ_store::{AssessmentEntry, ReviewEvent};
@@ -1479,6 +1566,7 @@ on_both_backends!(
     a_ballot_cannot_be_traced_to_its_code,
     aggregate_counts_follow_every_write,
     review_steps_lock_and_refuse_stale_states,
+    racing_writers_that_check_first_succeed_once,
     reports_keep_the_first_submission_and_deadlines_per_unit,
     the_check_finds_counts_that_drifted_and_a_rebuild_repairs_them,
     an_online_copy_holds_everything,
