@@ -361,6 +361,40 @@ fn code_text(code: &Option<DivisionCode>) -> Option<String> {
     code.as_ref().map(|c| c.as_str().to_string())
 }
 
+/// Binds a record's columns in the order both the INSERT and the UPDATE name them, from `kind`
+/// to the township, then the write's instant and actor.
+fn bind_record(
+    q: crate::sql::AnyQuery,
+    write: &RecordWrite,
+    c: &Columns,
+    ancestors: &Ancestors,
+    now: &str,
+    actor: &str,
+) -> crate::sql::AnyQuery {
+    q.bind(write.data.kind.as_str())
+        .bind(c.unit.as_str().to_string())
+        .bind(i64::from(c.year))
+        .bind(c.month)
+        .bind(c.record_date.clone())
+        .bind(c.sort_key.clone())
+        .bind(c.category.clone())
+        .bind(c.item_no)
+        .bind(c.quantity)
+        .bind(c.group_name.clone())
+        .bind(c.slot.clone())
+        .bind(write.record_ref.clone())
+        .bind(c.content_key.clone())
+        .bind(c.fields.clone())
+        .bind(write.standard_id.clone())
+        .bind(i64::from(write.confirmed))
+        .bind(code_text(&ancestors.province))
+        .bind(code_text(&ancestors.prefecture))
+        .bind(code_text(&ancestors.county))
+        .bind(code_text(&ancestors.township))
+        .bind(now.to_string())
+        .bind(actor.to_string())
+}
+
 /// Inserts records in multi-row statements and returns their ids in the order given.
 async fn insert_records(
     tx: &mut Tx,
@@ -382,29 +416,8 @@ async fn insert_records(
         let mut q = query(sql);
         for (write, c) in batch {
             let ancestors = ancestors_cached(tx, &c.unit, cache).await?;
-            q = q
-                .bind(write.data.kind.as_str())
-                .bind(c.unit.as_str().to_string())
-                .bind(i64::from(c.year))
-                .bind(c.month)
-                .bind(c.record_date.clone())
-                .bind(c.sort_key.clone())
-                .bind(c.category.clone())
-                .bind(c.item_no)
-                .bind(c.quantity)
-                .bind(c.group_name.clone())
-                .bind(c.slot.clone())
-                .bind(write.record_ref.clone())
-                .bind(c.content_key.clone())
-                .bind(c.fields.clone())
-                .bind(write.standard_id.clone())
-                .bind(i64::from(write.confirmed))
-                .bind(code_text(&ancestors.province))
-                .bind(code_text(&ancestors.prefecture))
-                .bind(code_text(&ancestors.county))
-                .bind(code_text(&ancestors.township))
-                .bind(now.to_string())
-                .bind(actor.to_string())
+            // created_at/by, then updated_at/by alike.
+            q = bind_record(q, write, c, &ancestors, now, actor)
                 .bind(now.to_string())
                 .bind(actor.to_string());
         }
@@ -440,40 +453,20 @@ async fn update_record(
 ) -> Result<(), StoreError> {
     let c = columns_of(&write.data)?;
     let ancestors = ancestors_cached(tx, &c.unit, cache).await?;
-    let row = sqlx::query(
+    let update = query(
         "UPDATE records SET kind = $1, unit_code = $2, year = $3, month = $4, \
          record_date = $5, sort_key = $6, category = $7, item_no = $8, quantity = $9, \
          group_name = $10, slot = $11, record_ref = $12, content_key = $13, fields = $14, \
          standard_id = $15, confirmed = $16, province_code = $17, prefecture_code = $18, \
          county_code = $19, township_code = $20, updated_at = $21, updated_by = $22 \
-         WHERE id = $23 RETURNING id",
-    )
-    .bind(write.data.kind.as_str())
-    .bind(c.unit.as_str().to_string())
-    .bind(i64::from(c.year))
-    .bind(c.month)
-    .bind(c.record_date)
-    .bind(c.sort_key)
-    .bind(c.category)
-    .bind(c.item_no)
-    .bind(c.quantity)
-    .bind(c.group_name)
-    .bind(c.slot)
-    .bind(write.record_ref.clone())
-    .bind(c.content_key)
-    .bind(c.fields)
-    .bind(write.standard_id.clone())
-    .bind(i64::from(write.confirmed))
-    .bind(code_text(&ancestors.province))
-    .bind(code_text(&ancestors.prefecture))
-    .bind(code_text(&ancestors.county))
-    .bind(code_text(&ancestors.township))
-    .bind(now.to_string())
-    .bind(actor.to_string())
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(map_unique)?;
+         WHERE id = $23 RETURNING id"
+            .to_string(),
+    );
+    let row = bind_record(update, write, &c, &ancestors, now, actor)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_unique)?;
     row.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
